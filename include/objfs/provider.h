@@ -1,0 +1,298 @@
+/*
+ * objfs provider interface: one table of operations per object store.
+ *
+ * A provider speaks to one object store (a local directory, S3, GCS, Azure).
+ * It knows nothing about FUSE, inodes or the cache: it moves bytes and
+ * metadata for (bucket, key) pairs.  Every operation:
+ *   - returns 0 or a negative errno (-ENOENT for a missing object or bucket,
+ *     -EACCES for denied, -ESTALE when an if-match precondition fails,
+ *     -EIO for a failure that survived retries, -EINVAL for bad arguments);
+ *   - on failure may write a human-readable message into err (never a secret);
+ *   - is thread-safe: the write-back workers and FUSE threads call one
+ *     provider instance concurrently.
+ * Call providers through the objfs_prov_* wrappers below, which check for
+ * unimplemented (NULL) operations and clear err.
+ *
+ * Metadata is a flat list of key/value strings as the store keeps them (for
+ * S3, the x-amz-meta-* headers without that prefix); src/objmeta.c turns the
+ * ones objfs uses (mode, uid, gid, mtime, xattrs) into file attributes.
+ */
+#ifndef OBJFS_PROVIDER_H
+#define OBJFS_PROVIDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define OBJFS_ETAG_MAX      128    /* bytes of an ETag, including NUL */
+#define OBJFS_ERR_MAX       256
+#define OBJFS_KEY_MAX       1024   /* longest object key in bytes */
+#define OBJFS_NAME_MAX      255    /* longest single path segment in bytes */
+#define OBJFS_LIST_MAX_KEYS 1000
+
+/* Capability bits in struct objfs_provider_ops.caps. */
+#define OBJFS_CAP_LOCAL_READS 0x1  /* reads are as cheap as a local disk: skip the read cache */
+#define OBJFS_CAP_PART_COPY   0x2  /* mpu_upload_part_copy is server side */
+
+struct objfs_err {
+	char msg[OBJFS_ERR_MAX];
+};
+
+struct objfs_kv {
+	char *key;
+	char *value;
+};
+
+/* A decoded object description: from head, or one entry of a listing. */
+struct objfs_objinfo {
+	char *key;                    /* full key; owned */
+	uint64_t size;
+	int64_t mtime_ns;             /* Last-Modified */
+	char etag[OBJFS_ETAG_MAX];    /* opaque version token, without quotes */
+	char *content_type;           /* owned, may be NULL */
+	struct objfs_kv *meta;        /* owned array of owned strings */
+	size_t nmeta;
+	int has_meta;                 /* 0 when the listing did not return metadata */
+};
+
+/* Frees the members (not the struct itself) and zeroes it; accepts zeroed structs. */
+void objfs_objinfo_clear(struct objfs_objinfo *oi);
+/* Deep copy of src's members into dst (which must be zeroed). 0 or -ENOMEM. */
+int objfs_objinfo_copy(struct objfs_objinfo *dst, const struct objfs_objinfo *src);
+/* Value of metadata key k, or NULL. */
+const char *objfs_objinfo_meta(const struct objfs_objinfo *oi, const char *k);
+
+/* One page of a listing (ListObjectsV2 semantics). */
+struct objfs_listing {
+	struct objfs_objinfo *objects;   /* keys in byte order */
+	size_t nobjects;
+	char **prefixes;                 /* common prefixes (with the delimiter), byte order */
+	size_t nprefixes;
+	char *next_token;                /* NULL when this is the last page; owned */
+};
+void objfs_listing_clear(struct objfs_listing *l);
+
+/*
+ * The body of a put or an uploaded part: a sequence of segments read in order.
+ * A segment is either bytes of an open file (fd >= 0, read with pread from
+ * off), bytes in memory (buf != NULL), or zeros (fd < 0 and buf == NULL).
+ * The provider never closes fds.
+ */
+struct objfs_seg {
+	int fd;
+	const void *buf;
+	uint64_t off;
+	uint64_t len;
+};
+struct objfs_source {
+	const struct objfs_seg *segs;
+	size_t nsegs;
+	uint64_t size;                   /* sum of segs[].len */
+};
+
+/* Options for writes that create an object (put, copy with new metadata, mpu_create). */
+struct objfs_putopts {
+	const char *content_type;        /* NULL: application/octet-stream */
+	const struct objfs_kv *meta;
+	size_t nmeta;
+	const char *if_match;            /* put only if the current ETag is this (else -ESTALE) */
+	int if_none_match;               /* put only if no object exists (else -EEXIST) */
+};
+
+struct objfs_part {
+	int number;                      /* 1..10000 */
+	uint64_t size;
+	char etag[OBJFS_ETAG_MAX];
+};
+
+enum objfs_health_state {
+	OBJFS_HEALTH_OK = 0,
+	OBJFS_HEALTH_UNREACHABLE,
+	OBJFS_HEALTH_AUTH,               /* credentials refused */
+	OBJFS_HEALTH_NO_BUCKET,
+	OBJFS_HEALTH_CLOCK_SKEW,
+	OBJFS_HEALTH_DEGRADED,           /* reachable, but e.g. low on space */
+};
+struct objfs_health {
+	enum objfs_health_state state;
+	double latency_s;
+	char detail[OBJFS_ERR_MAX];
+};
+
+/* Injectable clock (seconds since the epoch), so signing and expiry are testable. */
+typedef time_t (*objfs_clock_fn)(void);
+
+/* Provider settings from its [provider NAME] section; strings owned by the config. */
+struct objfs_provider_conf {
+	const char *name;
+	const char *type;
+	const char *root;                /* local: directory with one subdirectory per bucket */
+	const char *listen;              /* local: host:port serving presigned URLs */
+	const char *endpoint;
+	const char *region;
+	const char *credentials;         /* path of a credentials file (mode 0600) */
+	const char *account;
+	int path_style;
+	objfs_clock_fn clock;            /* NULL: time(NULL) */
+};
+
+struct objfs_provider;               /* a provider instance, private to its file */
+
+struct objfs_provider_ops {
+	const char *type;                /* "local", "s3", ... */
+	unsigned caps;                   /* OBJFS_CAP_* */
+
+	/* Creates an instance; *out is freed with close. */
+	int (*open)(const struct objfs_provider_conf *conf, struct objfs_provider **out,
+		    struct objfs_err *err);
+	void (*close)(struct objfs_provider *p);
+
+	int (*head)(struct objfs_provider *p, const char *bucket, const char *key,
+		    struct objfs_objinfo *out, struct objfs_err *err);
+	/* Reads up to len bytes at off into buf; *got is the count (short only at
+	 * end of object).  if_match: fail with -ESTALE if the ETag differs. */
+	int (*get)(struct objfs_provider *p, const char *bucket, const char *key,
+		   uint64_t off, uint64_t len, const char *if_match, void *buf,
+		   uint64_t *got, struct objfs_err *err);
+	/* Atomic: readers see the old object or the new one, never a mix.
+	 * etag_out (OBJFS_ETAG_MAX bytes) receives the new ETag; may be NULL. */
+	int (*put)(struct objfs_provider *p, const char *bucket, const char *key,
+		   const struct objfs_source *src, const struct objfs_putopts *opts,
+		   char *etag_out, struct objfs_err *err);
+	/* One page of keys starting with prefix, after the continuation token
+	 * (NULL for the first page); max_keys 0 means OBJFS_LIST_MAX_KEYS.
+	 * With a delimiter, keys containing it after the prefix roll up into
+	 * common prefixes, which count toward max_keys. */
+	int (*list)(struct objfs_provider *p, const char *bucket, const char *prefix,
+		    const char *delimiter, const char *token, unsigned max_keys,
+		    struct objfs_listing *out, struct objfs_err *err);
+	/* Deleting a missing key succeeds (S3 semantics). */
+	int (*del)(struct objfs_provider *p, const char *bucket, const char *key,
+		   struct objfs_err *err);
+	/* Deletes up to 1000 keys; results[i] is 0 or a negative errno per key. */
+	int (*del_batch)(struct objfs_provider *p, const char *bucket,
+			 const char *const *keys, size_t nkeys, int *results,
+			 struct objfs_err *err);
+	/* Server-side copy within a bucket.  opts NULL: metadata copied from the
+	 * source; else the metadata is replaced by opts (a metadata-replacing copy,
+	 * src_key == dst_key allowed).  opts->if_match applies to the source. */
+	int (*copy)(struct objfs_provider *p, const char *bucket, const char *src_key,
+		    const char *dst_key, const struct objfs_putopts *opts,
+		    char *etag_out, struct objfs_err *err);
+
+	/* Multipart upload.  upload_id is malloc'ed, the caller frees it. */
+	int (*mpu_create)(struct objfs_provider *p, const char *bucket, const char *key,
+			  const struct objfs_putopts *opts, char **upload_id,
+			  struct objfs_err *err);
+	int (*mpu_upload_part)(struct objfs_provider *p, const char *bucket,
+			       const char *key, const char *upload_id, int part_number,
+			       const struct objfs_source *src, char *etag_out,
+			       struct objfs_err *err);
+	/* Part from a byte range of an existing object (src_if_match: its ETag). */
+	int (*mpu_upload_part_copy)(struct objfs_provider *p, const char *bucket,
+				    const char *key, const char *upload_id,
+				    int part_number, const char *src_key,
+				    const char *src_if_match, uint64_t off, uint64_t len,
+				    char *etag_out, struct objfs_err *err);
+	/* Parts in ascending part-number order; atomic like put. */
+	int (*mpu_complete)(struct objfs_provider *p, const char *bucket, const char *key,
+			    const char *upload_id, const struct objfs_part *parts,
+			    size_t nparts, char *etag_out, struct objfs_err *err);
+	int (*mpu_abort)(struct objfs_provider *p, const char *bucket, const char *key,
+			 const char *upload_id, struct objfs_err *err);
+	/* *parts malloc'ed, caller frees. */
+	int (*mpu_list_parts)(struct objfs_provider *p, const char *bucket,
+			      const char *key, const char *upload_id,
+			      struct objfs_part **parts, size_t *nparts,
+			      struct objfs_err *err);
+
+	/* A URL that performs method ("GET" or "PUT") on the object until
+	 * now + ttl_s; *url malloc'ed, caller frees. */
+	int (*presign)(struct objfs_provider *p, const char *bucket, const char *key,
+		       const char *method, unsigned ttl_s, char **url,
+		       struct objfs_err *err);
+	/* Probe of the store (and of bucket when not NULL). */
+	int (*health)(struct objfs_provider *p, const char *bucket,
+		      struct objfs_health *out, struct objfs_err *err);
+	/* 0 if the bucket exists, -ENOENT if not. */
+	int (*bucket_exists)(struct objfs_provider *p, const char *bucket,
+			     struct objfs_err *err);
+	/* Creates the bucket; an existing bucket owned by us is success. */
+	int (*bucket_create)(struct objfs_provider *p, const char *bucket,
+			     struct objfs_err *err);
+};
+
+/* An open provider: its table and its instance. */
+struct objfs_prov {
+	const struct objfs_provider_ops *ops;
+	struct objfs_provider *impl;
+	char *name;                      /* the [provider NAME] */
+};
+
+/* Finds the ops table for a type name ("local", "mem", ...); NULL if unknown. */
+const struct objfs_provider_ops *objfs_provider_lookup(const char *type);
+/* Opens a provider from its configuration; *out freed with objfs_prov_free. */
+int objfs_prov_open(const struct objfs_provider_conf *conf, struct objfs_prov **out,
+		    struct objfs_err *err);
+void objfs_prov_free(struct objfs_prov *p);
+
+/* Wrappers: clear err, return -ENOSYS for an operation the provider lacks. */
+int objfs_prov_head(struct objfs_prov *p, const char *bucket, const char *key,
+		    struct objfs_objinfo *out, struct objfs_err *err);
+int objfs_prov_get(struct objfs_prov *p, const char *bucket, const char *key,
+		   uint64_t off, uint64_t len, const char *if_match, void *buf,
+		   uint64_t *got, struct objfs_err *err);
+int objfs_prov_put(struct objfs_prov *p, const char *bucket, const char *key,
+		   const struct objfs_source *src, const struct objfs_putopts *opts,
+		   char *etag_out, struct objfs_err *err);
+int objfs_prov_list(struct objfs_prov *p, const char *bucket, const char *prefix,
+		    const char *delimiter, const char *token, unsigned max_keys,
+		    struct objfs_listing *out, struct objfs_err *err);
+int objfs_prov_del(struct objfs_prov *p, const char *bucket, const char *key,
+		   struct objfs_err *err);
+int objfs_prov_del_batch(struct objfs_prov *p, const char *bucket,
+			 const char *const *keys, size_t nkeys, int *results,
+			 struct objfs_err *err);
+int objfs_prov_copy(struct objfs_prov *p, const char *bucket, const char *src_key,
+		    const char *dst_key, const struct objfs_putopts *opts,
+		    char *etag_out, struct objfs_err *err);
+int objfs_prov_mpu_create(struct objfs_prov *p, const char *bucket, const char *key,
+			  const struct objfs_putopts *opts, char **upload_id,
+			  struct objfs_err *err);
+int objfs_prov_mpu_upload_part(struct objfs_prov *p, const char *bucket,
+			       const char *key, const char *upload_id, int part_number,
+			       const struct objfs_source *src, char *etag_out,
+			       struct objfs_err *err);
+int objfs_prov_mpu_upload_part_copy(struct objfs_prov *p, const char *bucket,
+				    const char *key, const char *upload_id,
+				    int part_number, const char *src_key,
+				    const char *src_if_match, uint64_t off, uint64_t len,
+				    char *etag_out, struct objfs_err *err);
+int objfs_prov_mpu_complete(struct objfs_prov *p, const char *bucket, const char *key,
+			    const char *upload_id, const struct objfs_part *parts,
+			    size_t nparts, char *etag_out, struct objfs_err *err);
+int objfs_prov_mpu_abort(struct objfs_prov *p, const char *bucket, const char *key,
+			 const char *upload_id, struct objfs_err *err);
+int objfs_prov_mpu_list_parts(struct objfs_prov *p, const char *bucket,
+			      const char *key, const char *upload_id,
+			      struct objfs_part **parts, size_t *nparts,
+			      struct objfs_err *err);
+int objfs_prov_presign(struct objfs_prov *p, const char *bucket, const char *key,
+		       const char *method, unsigned ttl_s, char **url,
+		       struct objfs_err *err);
+int objfs_prov_health(struct objfs_prov *p, const char *bucket,
+		      struct objfs_health *out, struct objfs_err *err);
+int objfs_prov_bucket_exists(struct objfs_prov *p, const char *bucket,
+			     struct objfs_err *err);
+int objfs_prov_bucket_create(struct objfs_prov *p, const char *bucket,
+			     struct objfs_err *err);
+
+/* Formats err->msg (printf-style) and returns rc, for `return objfs_err_set(...)`. */
+int objfs_err_set(struct objfs_err *err, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* The built-in providers (src/provider_*.c). */
+extern const struct objfs_provider_ops objfs_provider_local;
+extern const struct objfs_provider_ops objfs_provider_mem;
+
+#endif

@@ -1,0 +1,92 @@
+/*
+ * Configuration: the INI file of the interface contract (docs/configuration.md)
+ * parsed into struct objfs_config, plus environment overrides.
+ *
+ * objfs_config_load() either returns a complete, validated configuration or
+ * fails with one line "FILE:LINE: problem" (LINE omitted when the problem is
+ * not on a line, e.g. a missing file) and no side effects beyond creating
+ * cache_dir.  Bad configuration never half-starts the daemon.
+ */
+#ifndef OBJFS_CONFIG_H
+#define OBJFS_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "objfs/provider.h"
+
+struct objfs_provider_section {
+	struct objfs_provider_conf conf;   /* strings point into this section's storage */
+	int line;                          /* line of the [provider NAME] header */
+};
+
+struct objfs_tenant_conf {
+	char *name;
+	char *provider;          /* provider name (default_provider when unset) */
+	char *bucket;            /* explicit, or bucket_pattern expanded */
+	char *prefix;            /* "" or ends with '/' */
+	uint64_t quota_bytes;    /* 0: unlimited */
+	uint64_t quota_objects;  /* 0: unlimited */
+	uint64_t max_object_size;/* 0: unlimited */
+	char **allowed_types;    /* NULL-terminated or NULL */
+	char **denied_types;     /* NULL-terminated or NULL */
+	uid_t *allow_uids; size_t nallow_uids;   /* none: everybody */
+	gid_t *allow_gids; size_t nallow_gids;
+	int read_only;
+	unsigned trash_days;
+	char *sse;               /* server-side encryption (providers that support it) */
+	char *storage_class;
+	int line;                /* line of the [tenant NAME] header */
+};
+
+struct objfs_config {
+	char *path;              /* the file that was loaded */
+	char *mountpoint;        /* may be NULL: then it must come from the command line */
+	char *cache_dir;         /* created (mode 0700) by objfs_config_load */
+	char *control_socket;
+	mode_t control_socket_mode;
+	char *control_socket_group;
+	char *metrics_listen;
+	char *default_provider;
+	char *bucket_pattern;    /* contains {tenant} */
+	char *log_level;
+
+	uint64_t chunk_size;          /* staging chunk size, default 8 MiB */
+	uint64_t staging_max_bytes;   /* staging space bound, default 4 GiB */
+	uint64_t read_cache_max_bytes;/* on-disk read cache bound, default 2 GiB */
+	uint64_t multipart_threshold; /* 0: the provider's default */
+	unsigned upload_workers;      /* default 4 */
+	unsigned upload_parallel_parts; /* parts in flight per file, default 4 */
+	unsigned attr_ttl_s;          /* attribute cache TTL, default 300; 0 disables */
+	unsigned dir_ttl_s;           /* listing cache TTL, default 300; 0 disables */
+	unsigned neg_ttl_s;           /* negative entries, default 30 */
+	unsigned revalidate_ms;       /* close-to-open: revalidate on open when older, default 1000 */
+	unsigned drain_timeout_s;     /* SIGTERM/unmount drain bound, default 300 */
+	int sync_upload;              /* fsync waits for the upload itself */
+
+	struct objfs_provider_section *providers; size_t nproviders;
+	struct objfs_tenant_conf *tenants; size_t ntenants;
+};
+
+/*
+ * Loads and validates path.  Environment overrides applied after the file:
+ * OBJFS_PROVIDER (default_provider), OBJFS_CACHE_DIR, OBJFS_MOUNTPOINT,
+ * OBJFS_LOG_LEVEL.  On success *out is set (free with objfs_config_free).
+ * On failure returns a negative errno and writes the one-line message into
+ * errbuf.
+ */
+int objfs_config_load(const char *path, struct objfs_config **out, char *errbuf, size_t errlen);
+void objfs_config_free(struct objfs_config *cfg);
+
+const struct objfs_provider_section *objfs_config_provider(const struct objfs_config *cfg,
+							     const char *name);
+
+/* Bucket-name rules (S3): 3-63 of [a-z0-9.-], starting and ending with a letter
+ * or digit, no "..", not an IPv4 address.  Returns 1 if valid. */
+int objfs_bucket_name_valid(const char *name);
+/* Tenant names: bucket-name rules, or '_' followed by a valid-ish name
+ * (shared areas such as "_staging", which must name an explicit bucket). */
+int objfs_tenant_name_valid(const char *name);
+
+#endif

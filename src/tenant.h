@@ -1,0 +1,53 @@
+/*
+ * Tenants: the table of configured tenants and the mapping from mount paths
+ * to (provider, bucket, key).  This is where isolation is enforced: every
+ * path the FUSE layer sees goes through objfs_path_parse(), which refuses
+ * anything that could name storage outside the tenant's bucket and prefix.
+ */
+#ifndef OBJFS_TENANT_H
+#define OBJFS_TENANT_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "objfs/provider.h"
+
+struct objfs_tenant {
+	size_t idx;                          /* index in the table */
+	const struct objfs_tenant_conf *conf;
+	struct objfs_prov *prov;             /* not owned */
+	const char *name;
+	const char *bucket;
+	const char *prefix;                  /* "" or ends with '/' */
+};
+
+struct objfs_tenants {
+	struct objfs_tenant *v;
+	size_t n;
+};
+
+/* Looks a tenant up by name (exact); NULL if none. */
+struct objfs_tenant *objfs_tenant_find(struct objfs_tenants *ts, const char *name, size_t len);
+
+/* A parsed mount path "/<tenant>/<rel>". */
+struct objfs_path {
+	struct objfs_tenant *tenant;    /* NULL for the root "/" */
+	char rel[OBJFS_KEY_MAX + 1];    /* "a/b" relative to the tenant, "" for the tenant root */
+	char key[OBJFS_KEY_MAX + 1];    /* prefix + rel: the object key ("" root of tenant) */
+};
+
+/*
+ * Parses an absolute FUSE path.  Refuses (negative errno): a tenant that does
+ * not exist (-ENOENT), empty segments, "." or ".." segments, NUL or control
+ * bytes (-EINVAL), a segment over OBJFS_NAME_MAX (-ENAMETOOLONG), a key over
+ * OBJFS_KEY_MAX (-ENAMETOOLONG), invalid UTF-8 (-EILSEQ).
+ */
+int objfs_path_parse(struct objfs_tenants *ts, const char *path, struct objfs_path *out);
+
+/* Validates one name (a directory entry): same rules as one segment above. */
+int objfs_name_check(const char *name, size_t len);
+
+/* 1 if s[0..len) is valid UTF-8 (no overlongs, no surrogates). */
+int objfs_utf8_valid(const char *s, size_t len);
+
+#endif

@@ -141,6 +141,10 @@ struct objfs_provider;               /* a provider instance, private to its file
 struct objfs_provider_ops {
 	const char *type;                /* "local", "s3", ... */
 	unsigned caps;                   /* OBJFS_CAP_* */
+	/* Default size above which write-back uses multipart (0: never, unless the
+	 * configuration's multipart_threshold says otherwise). */
+	uint64_t mpu_threshold;
+	uint64_t mpu_min_part;           /* smallest part but the last (S3: 5 MiB) */
 
 	/* Creates an instance; *out is freed with close. */
 	int (*open)(const struct objfs_provider_conf *conf, struct objfs_provider **out,

@@ -295,6 +295,54 @@ int objfs_prov_bucket_create(struct objfs_prov *p, const char *bucket,
 int objfs_err_set(struct objfs_err *err, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/*
+ * Listing builder shared by the providers that list from a sorted key space
+ * (local, mem): it applies prefix, delimiter, continuation token and max_keys
+ * once, so the ListObjectsV2 rules live in one place (src/provider.c).
+ *
+ * Feed candidate keys in byte order: objfs_listb_classify() says what a key
+ * would become (SKIP: filtered; KEY: an object entry; PREFIX: a new common
+ * prefix).  Before adding, check objfs_listb_full(); if full, call
+ * objfs_listb_truncate() (next_token = the last item returned) and stop.
+ * The token is opaque: the last key or common prefix of the previous page;
+ * every item <= token is skipped, and when the token is a common prefix so is
+ * every key under it.
+ */
+enum { OBJFS_LISTB_SKIP = 0, OBJFS_LISTB_KEY, OBJFS_LISTB_PREFIX };
+struct objfs_listb {
+	const char *prefix;              /* never NULL ("" for none) */
+	size_t plen;
+	const char *delim;               /* NULL: no delimiter */
+	size_t dlen;
+	const char *token;               /* NULL: first page */
+	int token_is_prefix;             /* the token is a common prefix */
+	unsigned max_keys;
+	struct objfs_listing *out;
+	size_t cap_objects, cap_prefixes;
+	const char *last;                /* last item added (points into out) */
+};
+void objfs_listb_init(struct objfs_listb *b, const char *prefix, const char *delim,
+		      const char *token, unsigned max_keys, struct objfs_listing *out);
+int objfs_listb_classify(const struct objfs_listb *b, const char *key);
+/* Length of the common prefix key rolls into, 0 if none (or not under prefix). */
+size_t objfs_listb_cp_len(const struct objfs_listb *b, const char *key);
+/* 1 if every key starting with sub yields an item <= the token (prunable). */
+int objfs_listb_prunable(const struct objfs_listb *b, const char *sub, size_t sublen);
+int objfs_listb_full(const struct objfs_listb *b);
+/* Ends the page: next_token = last item.  0 or -ENOMEM. */
+int objfs_listb_truncate(struct objfs_listb *b);
+/* Moves *oi into the listing (oi is zeroed; on failure it is left intact). */
+int objfs_listb_add_object(struct objfs_listb *b, struct objfs_objinfo *oi);
+/* Adds the common prefix that key rolls into.  0 or -ENOMEM. */
+int objfs_listb_add_prefix(struct objfs_listb *b, const char *key);
+
+/* Key checks shared by providers: non-empty, <= OBJFS_KEY_MAX bytes
+ * (-ENAMETOOLONG), so -EINVAL or -ENAMETOOLONG with err set. */
+int objfs_key_check(const char *key, struct objfs_err *err);
+/* S3 bucket name rules: 3-63 of [a-z0-9.-], starts and ends with a letter or
+ * digit, no "..".  0 or -EINVAL with err set. */
+int objfs_bucket_check(const char *bucket, struct objfs_err *err);
+
 /* The built-in providers (src/provider_*.c). */
 extern const struct objfs_provider_ops objfs_provider_local;
 extern const struct objfs_provider_ops objfs_provider_mem;

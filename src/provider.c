@@ -1,0 +1,527 @@
+/*
+ * Provider registry, the objfs_prov_* wrappers and helpers shared by the
+ * providers (object info, listings, the ListObjectsV2 page builder).
+ *
+ * Every wrapper clears err, returns -ENOSYS when the provider lacks the
+ * operation, and logs exactly one debug line
+ *     prov NAME OP bucket=B key=K rc=RC
+ * (integration tests count provider requests from these lines).  A missing
+ * bucket or key is logged as "-"; control bytes in keys are written as %XX so
+ * the line stays one line.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "objfs/provider.h"
+#include "log.h"
+
+static const struct objfs_provider_ops *const prov_table[] = {
+	&objfs_provider_local,
+	&objfs_provider_mem,
+	/* s3, gcs, azure: added with their files */
+};
+
+const struct objfs_provider_ops *objfs_provider_lookup(const char *type)
+{
+	if (!type)
+		return NULL;
+	for (size_t i = 0; i < sizeof(prov_table) / sizeof(prov_table[0]); i++)
+		if (strcmp(prov_table[i]->type, type) == 0)
+			return prov_table[i];
+	return NULL;
+}
+
+int objfs_err_set(struct objfs_err *err, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err) {
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+static void prov_err_clear(struct objfs_err *err)
+{
+	if (err)
+		err->msg[0] = '\0';
+}
+
+int objfs_prov_open(const struct objfs_provider_conf *conf, struct objfs_prov **out,
+		    struct objfs_err *err)
+{
+	const struct objfs_provider_ops *ops;
+	struct objfs_prov *p = NULL;
+	int rc;
+
+	prov_err_clear(err);
+	*out = NULL;
+	ops = objfs_provider_lookup(conf->type);
+	if (!ops) {
+		rc = objfs_err_set(err, -EINVAL, "unknown provider type '%s'",
+				   conf->type ? conf->type : "(none)");
+		goto out;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p || !(p->name = strdup(conf->name ? conf->name : ops->type))) {
+		rc = objfs_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	p->ops = ops;
+	rc = ops->open(conf, &p->impl, err);
+	if (rc < 0)
+		goto out;
+	*out = p;
+	p = NULL;
+out:
+	objfs_prov_free(p);
+	return rc;
+}
+
+void objfs_prov_free(struct objfs_prov *p)
+{
+	if (!p)
+		return;
+	if (p->impl && p->ops->close)
+		p->ops->close(p->impl);
+	free(p->name);
+	free(p);
+}
+
+/* Copies s into buf for the log line, control bytes as %XX; NULL -> "-". */
+static const char *prov_log_str(const char *s, char *buf, size_t size)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	if (!s)
+		return "-";
+	for (; *s && o + 4 < size; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < 0x20 || c == 0x7f) {
+			buf[o++] = '%';
+			buf[o++] = hex[c >> 4];
+			buf[o++] = hex[c & 15];
+		} else {
+			buf[o++] = (char)c;
+		}
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+static void prov_log(const struct objfs_prov *p, const char *op, const char *bucket,
+		     const char *key, int rc)
+{
+	char b[128], k[1536];
+
+	log_debug("prov %s %s bucket=%s key=%s rc=%d", p->name, op,
+		  prov_log_str(bucket, b, sizeof(b)), prov_log_str(key, k, sizeof(k)), rc);
+}
+
+/* The body of every wrapper: clear err, -ENOSYS for a missing op, one log line. */
+#define PROV_CALL(opname, bucket, key, ...)                                     \
+	do {                                                                    \
+		int rc_;                                                        \
+		prov_err_clear(err);                                            \
+		if (!p->ops->opname)                                            \
+			rc_ = objfs_err_set(err, -ENOSYS, "%s: %s not supported", \
+					    p->ops->type, #opname);             \
+		else                                                            \
+			rc_ = p->ops->opname(p->impl, __VA_ARGS__);             \
+		prov_log(p, #opname, bucket, key, rc_);                         \
+		return rc_;                                                     \
+	} while (0)
+
+int objfs_prov_head(struct objfs_prov *p, const char *bucket, const char *key,
+		    struct objfs_objinfo *out, struct objfs_err *err)
+{
+	PROV_CALL(head, bucket, key, bucket, key, out, err);
+}
+
+int objfs_prov_get(struct objfs_prov *p, const char *bucket, const char *key,
+		   uint64_t off, uint64_t len, const char *if_match, void *buf,
+		   uint64_t *got, struct objfs_err *err)
+{
+	PROV_CALL(get, bucket, key, bucket, key, off, len, if_match, buf, got, err);
+}
+
+int objfs_prov_put(struct objfs_prov *p, const char *bucket, const char *key,
+		   const struct objfs_source *src, const struct objfs_putopts *opts,
+		   char *etag_out, struct objfs_err *err)
+{
+	PROV_CALL(put, bucket, key, bucket, key, src, opts, etag_out, err);
+}
+
+int objfs_prov_list(struct objfs_prov *p, const char *bucket, const char *prefix,
+		    const char *delimiter, const char *token, unsigned max_keys,
+		    struct objfs_listing *out, struct objfs_err *err)
+{
+	PROV_CALL(list, bucket, prefix, bucket, prefix, delimiter, token, max_keys, out, err);
+}
+
+int objfs_prov_del(struct objfs_prov *p, const char *bucket, const char *key,
+		   struct objfs_err *err)
+{
+	PROV_CALL(del, bucket, key, bucket, key, err);
+}
+
+int objfs_prov_del_batch(struct objfs_prov *p, const char *bucket,
+			 const char *const *keys, size_t nkeys, int *results,
+			 struct objfs_err *err)
+{
+	PROV_CALL(del_batch, bucket, NULL, bucket, keys, nkeys, results, err);
+}
+
+int objfs_prov_copy(struct objfs_prov *p, const char *bucket, const char *src_key,
+		    const char *dst_key, const struct objfs_putopts *opts,
+		    char *etag_out, struct objfs_err *err)
+{
+	PROV_CALL(copy, bucket, dst_key, bucket, src_key, dst_key, opts, etag_out, err);
+}
+
+int objfs_prov_mpu_create(struct objfs_prov *p, const char *bucket, const char *key,
+			  const struct objfs_putopts *opts, char **upload_id,
+			  struct objfs_err *err)
+{
+	PROV_CALL(mpu_create, bucket, key, bucket, key, opts, upload_id, err);
+}
+
+int objfs_prov_mpu_upload_part(struct objfs_prov *p, const char *bucket,
+			       const char *key, const char *upload_id, int part_number,
+			       const struct objfs_source *src, char *etag_out,
+			       struct objfs_err *err)
+{
+	PROV_CALL(mpu_upload_part, bucket, key, bucket, key, upload_id, part_number, src,
+		  etag_out, err);
+}
+
+int objfs_prov_mpu_upload_part_copy(struct objfs_prov *p, const char *bucket,
+				    const char *key, const char *upload_id,
+				    int part_number, const char *src_key,
+				    const char *src_if_match, uint64_t off, uint64_t len,
+				    char *etag_out, struct objfs_err *err)
+{
+	PROV_CALL(mpu_upload_part_copy, bucket, key, bucket, key, upload_id, part_number,
+		  src_key, src_if_match, off, len, etag_out, err);
+}
+
+int objfs_prov_mpu_complete(struct objfs_prov *p, const char *bucket, const char *key,
+			    const char *upload_id, const struct objfs_part *parts,
+			    size_t nparts, char *etag_out, struct objfs_err *err)
+{
+	PROV_CALL(mpu_complete, bucket, key, bucket, key, upload_id, parts, nparts,
+		  etag_out, err);
+}
+
+int objfs_prov_mpu_abort(struct objfs_prov *p, const char *bucket, const char *key,
+			 const char *upload_id, struct objfs_err *err)
+{
+	PROV_CALL(mpu_abort, bucket, key, bucket, key, upload_id, err);
+}
+
+int objfs_prov_mpu_list_parts(struct objfs_prov *p, const char *bucket,
+			      const char *key, const char *upload_id,
+			      struct objfs_part **parts, size_t *nparts,
+			      struct objfs_err *err)
+{
+	PROV_CALL(mpu_list_parts, bucket, key, bucket, key, upload_id, parts, nparts, err);
+}
+
+int objfs_prov_presign(struct objfs_prov *p, const char *bucket, const char *key,
+		       const char *method, unsigned ttl_s, char **url,
+		       struct objfs_err *err)
+{
+	PROV_CALL(presign, bucket, key, bucket, key, method, ttl_s, url, err);
+}
+
+int objfs_prov_health(struct objfs_prov *p, const char *bucket,
+		      struct objfs_health *out, struct objfs_err *err)
+{
+	PROV_CALL(health, bucket, NULL, bucket, out, err);
+}
+
+int objfs_prov_bucket_exists(struct objfs_prov *p, const char *bucket,
+			     struct objfs_err *err)
+{
+	PROV_CALL(bucket_exists, bucket, NULL, bucket, err);
+}
+
+int objfs_prov_bucket_create(struct objfs_prov *p, const char *bucket,
+			     struct objfs_err *err)
+{
+	PROV_CALL(bucket_create, bucket, NULL, bucket, err);
+}
+
+/* ---- object info and listings ---- */
+
+void objfs_objinfo_clear(struct objfs_objinfo *oi)
+{
+	if (!oi)
+		return;
+	free(oi->key);
+	free(oi->content_type);
+	for (size_t i = 0; i < oi->nmeta; i++) {
+		free(oi->meta[i].key);
+		free(oi->meta[i].value);
+	}
+	free(oi->meta);
+	memset(oi, 0, sizeof(*oi));
+}
+
+int objfs_objinfo_copy(struct objfs_objinfo *dst, const struct objfs_objinfo *src)
+{
+	int rc = -ENOMEM;
+
+	memset(dst, 0, sizeof(*dst));
+	dst->size = src->size;
+	dst->mtime_ns = src->mtime_ns;
+	dst->has_meta = src->has_meta;
+	memcpy(dst->etag, src->etag, sizeof(dst->etag));
+	if (src->key && !(dst->key = strdup(src->key)))
+		goto out;
+	if (src->content_type && !(dst->content_type = strdup(src->content_type)))
+		goto out;
+	if (src->nmeta) {
+		dst->meta = calloc(src->nmeta, sizeof(*dst->meta));
+		if (!dst->meta)
+			goto out;
+		for (; dst->nmeta < src->nmeta; dst->nmeta++) {
+			struct objfs_kv *kv = &dst->meta[dst->nmeta];
+			kv->key = strdup(src->meta[dst->nmeta].key);
+			kv->value = strdup(src->meta[dst->nmeta].value);
+			if (!kv->key || !kv->value) {
+				dst->nmeta++;   /* so clear frees the half-filled pair */
+				goto out;
+			}
+		}
+	}
+	rc = 0;
+out:
+	if (rc < 0)
+		objfs_objinfo_clear(dst);
+	return rc;
+}
+
+const char *objfs_objinfo_meta(const struct objfs_objinfo *oi, const char *k)
+{
+	for (size_t i = 0; i < oi->nmeta; i++)
+		if (strcmp(oi->meta[i].key, k) == 0)
+			return oi->meta[i].value;
+	return NULL;
+}
+
+void objfs_listing_clear(struct objfs_listing *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->nobjects; i++)
+		objfs_objinfo_clear(&l->objects[i]);
+	free(l->objects);
+	for (size_t i = 0; i < l->nprefixes; i++)
+		free(l->prefixes[i]);
+	free(l->prefixes);
+	free(l->next_token);
+	memset(l, 0, sizeof(*l));
+}
+
+/* ---- key and bucket checks ---- */
+
+int objfs_key_check(const char *key, struct objfs_err *err)
+{
+	size_t n;
+
+	if (!key || !*key)
+		return objfs_err_set(err, -EINVAL, "empty key");
+	n = strnlen(key, OBJFS_KEY_MAX + 1);
+	if (n > OBJFS_KEY_MAX)
+		return objfs_err_set(err, -ENAMETOOLONG, "key longer than %d bytes",
+				     OBJFS_KEY_MAX);
+	return 0;
+}
+
+int objfs_bucket_check(const char *bucket, struct objfs_err *err)
+{
+	size_t n = bucket ? strnlen(bucket, 64) : 0;
+	int rc = -EINVAL;
+
+	if (n < 3 || n > 63)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		char c = bucket[i];
+		int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+		if (!alnum && c != '.' && c != '-')
+			goto out;
+		if ((i == 0 || i == n - 1) && !alnum)
+			goto out;
+		if (c == '.' && bucket[i + 1] == '.')
+			goto out;
+	}
+	rc = 0;
+out:
+	if (rc < 0)
+		objfs_err_set(err, rc, "invalid bucket name");
+	return rc;
+}
+
+/* ---- ListObjectsV2 page builder ---- */
+
+static int listb_starts(const char *s, const char *pfx, size_t plen)
+{
+	return strncmp(s, pfx, plen) == 0;
+}
+
+/* The length of the common prefix that s (which starts with b->prefix) rolls
+ * into: up to and including the first delimiter after the prefix; 0 if none. */
+static size_t listb_cp_len_raw(const struct objfs_listb *b, const char *s)
+{
+	const char *d;
+
+	if (!b->delim)
+		return 0;
+	d = strstr(s + b->plen, b->delim);
+	return d ? (size_t)(d - s) + b->dlen : 0;
+}
+
+void objfs_listb_init(struct objfs_listb *b, const char *prefix, const char *delim,
+		      const char *token, unsigned max_keys, struct objfs_listing *out)
+{
+	memset(b, 0, sizeof(*b));
+	memset(out, 0, sizeof(*out));
+	b->prefix = prefix ? prefix : "";
+	b->plen = strlen(b->prefix);
+	if (delim && *delim) {
+		b->delim = delim;
+		b->dlen = strlen(delim);
+	}
+	b->token = token && *token ? token : NULL;
+	b->max_keys = max_keys == 0 || max_keys > OBJFS_LIST_MAX_KEYS ?
+		      OBJFS_LIST_MAX_KEYS : max_keys;
+	b->out = out;
+	if (b->token && listb_starts(b->token, b->prefix, b->plen))
+		b->token_is_prefix = listb_cp_len_raw(b, b->token) == strlen(b->token);
+}
+
+size_t objfs_listb_cp_len(const struct objfs_listb *b, const char *key)
+{
+	if (!listb_starts(key, b->prefix, b->plen))
+		return 0;
+	return listb_cp_len_raw(b, key);
+}
+
+int objfs_listb_classify(const struct objfs_listb *b, const char *key)
+{
+	size_t cp;
+
+	if (!listb_starts(key, b->prefix, b->plen))
+		return OBJFS_LISTB_SKIP;
+	cp = listb_cp_len_raw(b, key);
+	if (cp == 0) {
+		if (b->token && strcmp(key, b->token) <= 0)
+			return OBJFS_LISTB_SKIP;
+		return OBJFS_LISTB_KEY;
+	}
+	/* The item is key[0, cp): compare it with the token and the last prefix. */
+	if (b->token) {
+		size_t tl = strlen(b->token);
+		int c = memcmp(key, b->token, cp < tl ? cp : tl);
+		if (c < 0 || (c == 0 && cp <= tl))
+			return OBJFS_LISTB_SKIP;
+	}
+	if (b->out->nprefixes) {
+		const char *last = b->out->prefixes[b->out->nprefixes - 1];
+		if (strlen(last) == cp && memcmp(last, key, cp) == 0)
+			return OBJFS_LISTB_SKIP;
+	}
+	return OBJFS_LISTB_PREFIX;
+}
+
+int objfs_listb_prunable(const struct objfs_listb *b, const char *sub, size_t sublen)
+{
+	size_t tl;
+	int c;
+
+	if (!b->token)
+		return 0;
+	tl = strlen(b->token);
+	c = memcmp(sub, b->token, sublen < tl ? sublen : tl);
+	/* sub < token and not a prefix of it: every extension of sub is < token. */
+	if (c < 0)
+		return 1;
+	/* Under a common-prefix token: everything rolls into that prefix. */
+	if (c == 0 && sublen >= tl && b->token_is_prefix)
+		return 1;
+	return 0;
+}
+
+int objfs_listb_full(const struct objfs_listb *b)
+{
+	return b->out->nobjects + b->out->nprefixes >= b->max_keys;
+}
+
+int objfs_listb_truncate(struct objfs_listb *b)
+{
+	if (!b->last)
+		return 0;
+	free(b->out->next_token);
+	b->out->next_token = strdup(b->last);
+	return b->out->next_token ? 0 : -ENOMEM;
+}
+
+/* Returns arr grown to hold n + 1 elem-sized items (capacity *cap), or NULL
+ * (arr is then unchanged). */
+static void *listb_grow(void *arr, size_t *cap, size_t n, size_t elem)
+{
+	void *na;
+	size_t ncap;
+
+	if (n < *cap)
+		return arr;
+	ncap = *cap ? *cap * 2 : 16;
+	na = realloc(arr, ncap * elem);
+	if (na)
+		*cap = ncap;
+	return na;
+}
+
+int objfs_listb_add_object(struct objfs_listb *b, struct objfs_objinfo *oi)
+{
+	struct objfs_listing *l = b->out;
+	struct objfs_objinfo *na;
+
+	na = listb_grow(l->objects, &b->cap_objects, l->nobjects, sizeof(*na));
+	if (!na)
+		return -ENOMEM;
+	l->objects = na;
+	l->objects[l->nobjects] = *oi;
+	b->last = l->objects[l->nobjects].key;
+	l->nobjects++;
+	memset(oi, 0, sizeof(*oi));
+	return 0;
+}
+
+int objfs_listb_add_prefix(struct objfs_listb *b, const char *key)
+{
+	struct objfs_listing *l = b->out;
+	size_t cp = objfs_listb_cp_len(b, key);
+	char **np;
+	char *s;
+
+	if (cp == 0)
+		return -EINVAL;
+	np = listb_grow(l->prefixes, &b->cap_prefixes, l->nprefixes, sizeof(*np));
+	if (!np)
+		return -ENOMEM;
+	l->prefixes = np;
+	s = strndup(key, cp);
+	if (!s)
+		return -ENOMEM;
+	l->prefixes[l->nprefixes++] = s;
+	b->last = s;
+	return 0;
+}

@@ -287,7 +287,7 @@ class LocalStore:
 
     # -- writing (another client of the store) -------------------------------
     def put(self, bucket, key, data, mtime_ns=None, content_type="application/octet-stream",
-            user_meta=None, etag=None):
+            user_meta=None, etag=None, fsync=True):
         """Writes an object like another tool would: atomically (rename into place)."""
         if mtime_ns is None:
             mtime_ns = time.time_ns()
@@ -308,8 +308,9 @@ class LocalStore:
         tmp = os.path.join(tmpdir, b"obj.%d.%d" % (os.getpid(), time.monotonic_ns()))
         with open(tmp, "wb") as f:
             f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
         return meta["etag"]
 

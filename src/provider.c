@@ -308,6 +308,55 @@ out:
 	return rc;
 }
 
+int objfs_objinfo_set_meta(struct objfs_objinfo *oi, const char *content_type,
+			   const struct objfs_kv *meta, size_t nmeta)
+{
+	struct objfs_kv *nm = NULL;
+	char *ct = NULL;
+	size_t n = 0;
+	int rc = -ENOMEM;
+
+	ct = strdup(content_type ? content_type : "application/octet-stream");
+	if (!ct)
+		goto out;
+	if (nmeta && !(nm = calloc(nmeta, sizeof(*nm))))
+		goto out;
+	for (; n < nmeta; n++) {
+		if (!meta[n].key || !meta[n].value) {
+			rc = -EINVAL;
+			goto out;
+		}
+		nm[n].key = strdup(meta[n].key);
+		nm[n].value = strdup(meta[n].value);
+		if (!nm[n].key || !nm[n].value) {
+			n++;
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < oi->nmeta; i++) {
+		free(oi->meta[i].key);
+		free(oi->meta[i].value);
+	}
+	free(oi->meta);
+	free(oi->content_type);
+	oi->meta = nm;
+	oi->nmeta = nmeta;
+	oi->content_type = ct;
+	oi->has_meta = 1;
+	nm = NULL;
+	ct = NULL;
+	n = 0;
+	rc = 0;
+out:
+	for (size_t i = 0; i < n; i++) {
+		free(nm[i].key);
+		free(nm[i].value);
+	}
+	free(nm);
+	free(ct);
+	return rc;
+}
+
 const char *objfs_objinfo_meta(const struct objfs_objinfo *oi, const char *k)
 {
 	for (size_t i = 0; i < oi->nmeta; i++)

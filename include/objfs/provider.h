@@ -62,6 +62,12 @@ int objfs_objinfo_copy(struct objfs_objinfo *dst, const struct objfs_objinfo *sr
 /* Value of metadata key k, or NULL. */
 const char *objfs_objinfo_meta(const struct objfs_objinfo *oi, const char *k);
 
+/* Replaces oi's content type (NULL: application/octet-stream) and metadata
+ * with copies of the arguments; sets has_meta.  0, -EINVAL (a NULL key or
+ * value) or -ENOMEM. */
+int objfs_objinfo_set_meta(struct objfs_objinfo *oi, const char *content_type,
+			   const struct objfs_kv *meta, size_t nmeta);
+
 /* One page of a listing (ListObjectsV2 semantics). */
 struct objfs_listing {
 	struct objfs_objinfo *objects;   /* keys in byte order */

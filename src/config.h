@@ -18,7 +18,8 @@
 
 struct objfs_provider_section {
 	struct objfs_provider_conf conf;   /* strings point into this section's storage */
-	int line;                          /* line of the [provider NAME] header */
+	int line;                          /* line of the [provider NAME] header;
+	                                    * 0 for the implicit "local" provider */
 };
 
 struct objfs_tenant_conf {
@@ -64,6 +65,8 @@ struct objfs_config {
 	unsigned revalidate_ms;       /* close-to-open: revalidate on open when older, default 1000 */
 	unsigned drain_timeout_s;     /* SIGTERM/unmount drain bound, default 300 */
 	int sync_upload;              /* fsync waits for the upload itself */
+	unsigned writeback_delay_ms;  /* delay uploads after commit so rapid rewrites
+	                               * coalesce (like rclone --vfs-write-back); default 0 */
 
 	struct objfs_provider_section *providers; size_t nproviders;
 	struct objfs_tenant_conf *tenants; size_t ntenants;

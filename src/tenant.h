@@ -26,6 +26,15 @@ struct objfs_tenants {
 	size_t n;
 };
 
+/*
+ * Fills ts from cfg (one entry per [tenant], in file order; prov = NULL, to be
+ * set by whoever opens the providers).  The entries point into cfg, which
+ * must outlive ts.  Free with objfs_tenants_clear.  0, -EINVAL or -ENOMEM.
+ */
+int objfs_tenants_init(struct objfs_tenants *ts, const struct objfs_config *cfg);
+/* Frees ts->v (not the providers) and zeroes ts; accepts NULL. */
+void objfs_tenants_clear(struct objfs_tenants *ts);
+
 /* Looks a tenant up by name (exact); NULL if none. */
 struct objfs_tenant *objfs_tenant_find(struct objfs_tenants *ts, const char *name, size_t len);
 

@@ -201,6 +201,38 @@ void staging_remove_fid(struct objfs_staging *s, uint64_t fid)
 	staging_release(s, freed);
 }
 
+void staging_gc_fid(struct objfs_staging *s, uint64_t fid,
+		    int (*keep)(size_t idx, uint32_t ver, void *arg), void *arg)
+{
+	char p[4096];
+	uint64_t freed = 0;
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	staging_fid_path(s, fid, p, sizeof(p));
+	d = opendir(p);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		unsigned long long idx;
+		unsigned ver;
+		char tail;
+
+		if (de->d_name[0] == '.')
+			continue;
+		/* chunk files are "<idx>.<ver>"; anything else is left over from a crash */
+		if (sscanf(de->d_name, "%llu.%u%c", &idx, &ver, &tail) == 2 &&
+		    keep((size_t)idx, (uint32_t)ver, arg))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, 0) == 0 &&
+		    unlinkat(dirfd(d), de->d_name, 0) == 0)
+			freed += (uint64_t)st.st_size;
+	}
+	closedir(d);
+	staging_release(s, freed);
+}
+
 void staging_reserve(struct objfs_staging *s, uint64_t bytes)
 {
 	struct timespec until;

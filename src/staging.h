@@ -37,6 +37,10 @@ void staging_remove_fid(struct objfs_staging *s, uint64_t fid);
 /* Removes one chunk file, releasing its size. */
 void staging_remove_chunk(struct objfs_staging *s, uint64_t fid, size_t idx, uint32_t ver);
 
+/* Removes the chunk files of fid for which keep(idx, ver, arg) returns 0. */
+void staging_gc_fid(struct objfs_staging *s, uint64_t fid,
+		    int (*keep)(size_t idx, uint32_t ver, void *arg), void *arg);
+
 /* Reserves bytes, waiting while the area is full and uploads are pending. */
 void staging_reserve(struct objfs_staging *s, uint64_t bytes);
 void staging_release(struct objfs_staging *s, uint64_t bytes);

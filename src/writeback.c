@@ -1,0 +1,874 @@
+/*
+ * Write-back workers.  See writeback.h for the contract and
+ * docs/architecture.md for the journal states and crash points.
+ *
+ * Locking: wb->lock protects the queue and the entries' scheduling fields.
+ * It is never held across provider I/O, SQLite, or a file lock taken after
+ * it (workers read f->last_seq under f->lock with wb->lock released).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "file.h"
+#include "log.h"
+#include "objmeta.h"
+#include "staging.h"
+#include "writeback.h"
+
+#define WB_MAX_WORKERS 64
+#define WB_MAX_PARTS 10000
+
+struct wb_entry {
+	struct meta_upload u;
+	struct objfs_file *f;            /* referenced */
+	struct wb_entry *next, *prev;    /* wb->lock */
+	int64_t not_before_ms;           /* wb->lock */
+	unsigned attempts;               /* wb->lock */
+	int in_flight;                   /* wb->lock */
+};
+
+struct objfs_writeback {
+	struct objfs_ctx *ctx;
+	pthread_mutex_t lock;
+	pthread_cond_t work;             /* new entries, or stop */
+	pthread_cond_t done;             /* an entry finished (landed, dropped or failed) */
+	struct wb_entry *head, *tail;    /* lock; commit order */
+	size_t count;                    /* lock */
+	int stop;                        /* lock */
+	pthread_t threads[WB_MAX_WORKERS];
+	unsigned nthreads;
+};
+
+static int64_t now_ms(void)
+{
+	return meta_now_ms();
+}
+
+static int pending_fn(void *arg)
+{
+	return writeback_pending(arg) > 0;
+}
+
+int writeback_new(struct objfs_ctx *ctx, struct objfs_writeback **out)
+{
+	struct objfs_writeback *wb = calloc(1, sizeof(*wb));
+
+	if (!wb)
+		return -ENOMEM;
+	wb->ctx = ctx;
+	pthread_mutex_init(&wb->lock, NULL);
+	pthread_cond_init(&wb->work, NULL);
+	pthread_cond_init(&wb->done, NULL);
+	staging_set_pending_fn(ctx->staging, pending_fn, wb);
+	*out = wb;
+	return 0;
+}
+
+static void entry_free(struct wb_entry *e)
+{
+	meta_upload_clear(&e->u);
+	free(e);
+}
+
+static void unlink_entry(struct objfs_writeback *wb, struct wb_entry *e)
+{
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		wb->head = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else
+		wb->tail = e->prev;
+	e->next = e->prev = NULL;
+	wb->count--;
+}
+
+void writeback_enqueue(struct objfs_writeback *wb, struct objfs_file *f, struct meta_upload *u)
+{
+	struct wb_entry *e = calloc(1, sizeof(*e));
+	unsigned delay = wb->ctx->cfg->writeback_delay_ms;
+
+	if (!e) {
+		/* The entry is durable in the journal: it is picked up at next start. */
+		log_err("writeback: out of memory queueing %s/%s; it uploads after a restart",
+			u->tenant, u->path);
+		meta_upload_clear(u);
+		file_put(f);
+		return;
+	}
+	e->u = *u;
+	memset(u, 0, sizeof(*u));
+	e->f = f;
+	e->not_before_ms = e->u.created_ms + delay;
+	pthread_mutex_lock(&wb->lock);
+	e->prev = wb->tail;
+	if (wb->tail)
+		wb->tail->next = e;
+	else
+		wb->head = e;
+	wb->tail = e;
+	wb->count++;
+	pthread_cond_broadcast(&wb->work);
+	pthread_mutex_unlock(&wb->lock);
+}
+
+size_t writeback_pending(struct objfs_writeback *wb)
+{
+	size_t n;
+
+	pthread_mutex_lock(&wb->lock);
+	n = wb->count;
+	pthread_mutex_unlock(&wb->lock);
+	return n;
+}
+
+/* ---- building upload bodies ---- */
+
+/* Segments of one byte range of an entry, with the fds to close afterwards. */
+struct body {
+	struct objfs_seg *segs;
+	size_t nsegs;
+	int *fds;
+	size_t nfds;
+	char **fills;                    /* temporary fill files to unlink */
+	size_t nfills;
+	uint64_t size;
+};
+
+static void body_clear(struct body *b)
+{
+	for (size_t i = 0; i < b->nfds; i++)
+		close(b->fds[i]);
+	for (size_t i = 0; i < b->nfills; i++) {
+		unlink(b->fills[i]);
+		free(b->fills[i]);
+	}
+	free(b->segs);
+	free(b->fds);
+	free(b->fills);
+	memset(b, 0, sizeof(*b));
+}
+
+/*
+ * Describes bytes [start, end) of entry e (chunk aligned start) as segments:
+ * staged chunk files, base bytes copied into a temporary fill file, zeros.
+ */
+static int body_build(struct objfs_writeback *wb, struct wb_entry *e, uint64_t start,
+		      uint64_t end, const char *key, struct body *b)
+{
+	struct objfs_ctx *ctx = wb->ctx;
+	uint64_t cs = ctx->chunk_size;
+	size_t first = (size_t)(start / cs), last = (size_t)((end + cs - 1) / cs);
+	size_t n = last - first;
+	void *buf = NULL;
+	char p[4096];
+	int rc = 0;
+
+	memset(b, 0, sizeof(*b));
+	b->segs = calloc(2 * n + 1, sizeof(*b->segs));
+	b->fds = calloc(n + 1, sizeof(int));
+	b->fills = calloc(n + 1, sizeof(char *));
+	if (!b->segs || !b->fds || !b->fills)
+		return -ENOMEM;
+	for (size_t idx = first; idx < last && rc == 0; idx++) {
+		uint64_t cstart = (uint64_t)idx * cs;
+		uint64_t clen = (end < cstart + cs ? end : cstart + cs) - cstart;
+		uint32_t ver = idx < e->u.nchunks ? e->u.chunks[idx] : 0;
+		uint64_t have = 0;
+		int fd = -1;
+
+		if (ver) {
+			struct stat st;
+
+			staging_chunk_path(ctx->staging, e->u.fid, idx, ver, p, sizeof(p));
+			fd = open(p, O_RDONLY | O_CLOEXEC);
+			if (fd < 0 || fstat(fd, &st)) {
+				rc = -errno;
+				log_err("writeback: staged chunk %s missing: %s", p, strerror(errno));
+				if (fd >= 0)
+					close(fd);
+				break;
+			}
+			b->fds[b->nfds++] = fd;
+			have = (uint64_t)st.st_size < clen ? (uint64_t)st.st_size : clen;
+		} else if (e->u.base_etag && cstart < e->u.base_len) {
+			/* unchanged bytes of the existing object: fetch into a fill file */
+			uint64_t want = e->u.base_len - cstart < clen ? e->u.base_len - cstart : clen;
+			ssize_t got;
+
+			if (!buf && !(buf = malloc(cs))) {
+				rc = -ENOMEM;
+				break;
+			}
+			got = file_read_base(ctx, e->f->tenant, key, e->u.base_etag, e->u.base_len,
+					     buf, (size_t)want, cstart, 0);
+			if (got < 0) {
+				rc = (int)got;
+				break;
+			}
+			snprintf(p, sizeof(p), "%s", "");
+			staging_fid_path(ctx->staging, e->u.fid, p, sizeof(p));
+			if (asprintf(&b->fills[b->nfills], "%s/fill.%" PRId64 ".%zu", p, e->u.seq,
+				     idx) < 0) {
+				rc = -ENOMEM;
+				break;
+			}
+			fd = open(b->fills[b->nfills++], O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+			if (fd < 0) {
+				int cr;
+
+				staging_fid_mkdir(ctx->staging, e->u.fid, &cr);
+				fd = open(b->fills[b->nfills - 1], O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
+					  0600);
+			}
+			if (fd < 0) {
+				rc = -errno;
+				break;
+			}
+			b->fds[b->nfds++] = fd;
+			if (pwrite(fd, buf, (size_t)got, 0) != got) {
+				rc = -errno ? -errno : -EIO;
+				break;
+			}
+			have = (uint64_t)got;
+		}
+		if (have)
+			b->segs[b->nsegs++] = (struct objfs_seg){ .fd = fd, .off = 0, .len = have };
+		if (have < clen)
+			b->segs[b->nsegs++] = (struct objfs_seg){ .fd = -1, .len = clen - have };
+		b->size += clen;
+	}
+	free(buf);
+	return rc;
+}
+
+/* ---- multipart ---- */
+
+struct mpu_job {
+	struct objfs_writeback *wb;
+	struct wb_entry *e;
+	const char *key;
+	const char *upload_id;
+	uint64_t part_size;
+	int nparts;
+	pthread_mutex_t lock;
+	int next;                /* lock: next part number to take */
+	int rc;                  /* lock: first failure */
+	struct objfs_part *parts;   /* [nparts], filled as parts finish */
+	unsigned char *have;     /* [nparts]: 1 when done (resumed or uploaded) */
+};
+
+/* 1 if every chunk of [start, end) comes unchanged from the base object. */
+static int range_is_base(const struct wb_entry *e, uint64_t cs, uint64_t start, uint64_t end)
+{
+	if (!e->u.base_etag || end > e->u.base_len)
+		return 0;
+	for (size_t i = (size_t)(start / cs); i < (size_t)((end + cs - 1) / cs); i++)
+		if (i < e->u.nchunks && e->u.chunks[i])
+			return 0;
+	return 1;
+}
+
+static void *mpu_worker(void *arg)
+{
+	struct mpu_job *j = arg;
+	struct objfs_ctx *ctx = j->wb->ctx;
+	struct objfs_tenant *t = j->e->f->tenant;
+	struct objfs_err err;
+
+	for (;;) {
+		struct objfs_part part;
+		struct meta_part mp;
+		uint64_t start, end;
+		int num, rc;
+
+		pthread_mutex_lock(&j->lock);
+		while (j->next <= j->nparts && j->have[j->next - 1])
+			j->next++;
+		num = j->rc ? j->nparts + 1 : j->next++;
+		pthread_mutex_unlock(&j->lock);
+		if (num > j->nparts)
+			break;
+		start = (uint64_t)(num - 1) * j->part_size;
+		end = start + j->part_size < j->e->u.size ? start + j->part_size : j->e->u.size;
+		memset(&part, 0, sizeof(part));
+		part.number = num;
+		part.size = end - start;
+		if ((t->prov->ops->caps & OBJFS_CAP_PART_COPY) &&
+		    range_is_base(j->e, ctx->chunk_size, start, end)) {
+			rc = objfs_prov_mpu_upload_part_copy(t->prov, t->bucket, j->key, j->upload_id,
+							     num, j->key, j->e->u.base_etag, start,
+							     end - start, part.etag, &err);
+		} else {
+			struct body b;
+
+			rc = body_build(j->wb, j->e, start, end, j->key, &b);
+			if (rc == 0) {
+				struct objfs_source src = { b.segs, b.nsegs, b.size };
+
+				rc = objfs_prov_mpu_upload_part(t->prov, t->bucket, j->key, j->upload_id,
+								num, &src, part.etag, &err);
+			} else {
+				snprintf(err.msg, sizeof(err.msg), "staging: %s", strerror(-rc));
+			}
+			body_clear(&b);
+		}
+		if (rc == 0) {
+			mp.number = num;
+			mp.size = part.size;
+			snprintf(mp.etag, sizeof(mp.etag), "%s", part.etag);
+			rc = meta_journal_add_part(ctx->meta, j->e->u.seq, &mp);
+		}
+		pthread_mutex_lock(&j->lock);
+		if (rc == 0) {
+			j->parts[num - 1] = part;
+			j->have[num - 1] = 1;
+		} else if (!j->rc) {
+			j->rc = rc;
+			log_warn("upload %s/%s part %d: %s", t->bucket, j->key, num, err.msg);
+		}
+		pthread_mutex_unlock(&j->lock);
+	}
+	return NULL;
+}
+
+static int upload_multipart(struct objfs_writeback *wb, struct wb_entry *e, const char *key,
+			    const struct objfs_putopts *opts, char *etag)
+{
+	struct objfs_ctx *ctx = wb->ctx;
+	struct objfs_tenant *t = e->f->tenant;
+	uint64_t cs = ctx->chunk_size, part_chunks;
+	struct meta_part *done = NULL;
+	size_t ndone = 0;
+	struct objfs_err err;
+	struct mpu_job j;
+	pthread_t th[64];
+	unsigned nth;
+	int rc;
+
+	memset(&j, 0, sizeof(j));
+	/* parts are whole chunks; enough of them that 10,000 parts cover the file */
+	part_chunks = (e->u.size + cs * WB_MAX_PARTS - 1) / (cs * WB_MAX_PARTS);
+	if (part_chunks < 1)
+		part_chunks = 1;
+	while (part_chunks * cs < t->prov->ops->mpu_min_part)
+		part_chunks++;
+	j.part_size = part_chunks * cs;
+	j.nparts = (int)((e->u.size + j.part_size - 1) / j.part_size);
+	if (!e->u.upload_id) {
+		char *id = NULL;
+
+		rc = objfs_prov_mpu_create(t->prov, t->bucket, key, opts, &id, &err);
+		if (rc) {
+			log_warn("upload %s/%s: create multipart: %s", t->bucket, key, err.msg);
+			return rc;
+		}
+		rc = meta_journal_set_upload_id(ctx->meta, e->u.seq, id);
+		if (rc) {
+			objfs_prov_mpu_abort(t->prov, t->bucket, key, id, &err);
+			free(id);
+			return rc;
+		}
+		e->u.upload_id = id;
+	}
+	j.wb = wb;
+	j.e = e;
+	j.key = key;
+	j.upload_id = e->u.upload_id;
+	j.next = 1;
+	j.parts = calloc((size_t)j.nparts, sizeof(*j.parts));
+	j.have = calloc((size_t)j.nparts, 1);
+	if (!j.parts || !j.have) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	/* resume: parts recorded before a crash or failure need not go again */
+	if (meta_journal_parts(ctx->meta, e->u.seq, &done, &ndone) == 0) {
+		for (size_t i = 0; i < ndone; i++) {
+			int n = done[i].number;
+
+			if (n < 1 || n > j.nparts)
+				continue;
+			j.parts[n - 1].number = n;
+			j.parts[n - 1].size = done[i].size;
+			snprintf(j.parts[n - 1].etag, sizeof(j.parts[n - 1].etag), "%s", done[i].etag);
+			j.have[n - 1] = 1;
+		}
+	}
+	pthread_mutex_init(&j.lock, NULL);
+	nth = ctx->cfg->upload_parallel_parts;
+	if (nth > 64)
+		nth = 64;
+	if (nth > (unsigned)j.nparts)
+		nth = (unsigned)j.nparts;
+	if (nth < 1)
+		nth = 1;
+	for (unsigned i = 0; i < nth; i++)
+		if (pthread_create(&th[i], NULL, mpu_worker, &j)) {
+			nth = i;
+			break;
+		}
+	if (nth == 0)
+		mpu_worker(&j);
+	for (unsigned i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&j.lock);
+	rc = j.rc;
+	if (rc == 0) {
+		rc = objfs_prov_mpu_complete(t->prov, t->bucket, key, e->u.upload_id, j.parts,
+					     (size_t)j.nparts, etag, &err);
+		if (rc)
+			log_warn("upload %s/%s: complete: %s", t->bucket, key, err.msg);
+		if (rc == -ENOENT || rc == -EINVAL) {
+			/* the upload is gone or unusable: start over next time */
+			objfs_prov_mpu_abort(t->prov, t->bucket, key, e->u.upload_id, &err);
+			meta_journal_set_upload_id(ctx->meta, e->u.seq, NULL);
+			free(e->u.upload_id);
+			e->u.upload_id = NULL;
+		}
+	}
+out:
+	free(done);
+	free(j.parts);
+	free(j.have);
+	return rc;
+}
+
+/* ---- one entry ---- */
+
+static int upload_entry(struct objfs_writeback *wb, struct wb_entry *e, char *etag)
+{
+	struct objfs_ctx *ctx = wb->ctx;
+	struct objfs_tenant *t = e->f->tenant;
+	char key[OBJFS_KEY_MAX + 1];
+	struct objfs_kv *kv = NULL;
+	size_t nkv = 0;
+	uint64_t threshold;
+	struct objfs_putopts opts;
+	struct objfs_err err;
+	struct body b;
+	int rc;
+
+	memset(&b, 0, sizeof(b));
+	rc = tenant_key(t, e->u.path, key, sizeof(key));
+	if (rc)
+		return rc;
+	rc = file_meta_parse(e->u.meta, &kv, &nkv);
+	if (rc)
+		return rc;
+	memset(&opts, 0, sizeof(opts));
+	opts.content_type = e->u.content_type ? e->u.content_type : objfs_content_type_for(e->u.path);
+	opts.meta = kv;
+	opts.nmeta = nkv;
+	threshold = ctx->cfg->multipart_threshold ? ctx->cfg->multipart_threshold
+						   : t->prov->ops->mpu_threshold;
+	if (threshold && e->u.size > threshold) {
+		rc = upload_multipart(wb, e, key, &opts, etag);
+	} else {
+		rc = body_build(wb, e, 0, e->u.size, key, &b);
+		if (rc == 0) {
+			struct objfs_source src = { b.segs, b.nsegs, b.size };
+
+			rc = objfs_prov_put(t->prov, t->bucket, key, &src, &opts, etag, &err);
+			if (rc)
+				log_warn("upload %s/%s: %s", t->bucket, key, err.msg);
+		} else {
+			log_warn("upload %s/%s: preparing the body: %s", t->bucket, key, strerror(-rc));
+		}
+		body_clear(&b);
+	}
+	objfs_kv_free(kv, nkv);
+	return rc;
+}
+
+/* Cache entry describing what landed. */
+static void landed_entry(const struct wb_entry *e, const char *etag, struct meta_entry *m)
+{
+	struct objfs_fileattr a;
+	struct objfs_kv *kv = NULL;
+	size_t nkv = 0;
+
+	memset(m, 0, sizeof(*m));
+	memset(&a, 0, sizeof(a));
+	m->type = META_FILE;
+	m->size = e->u.size;
+	m->etag = strdup(etag);
+	m->fetched_ms = now_ms();
+	if (file_meta_parse(e->u.meta, &kv, &nkv) == 0 && objfs_objmeta_decode(kv, nkv, &a) == 0) {
+		m->mode = a.has_mode ? a.mode : (S_IFREG | 0644);
+		m->uid = a.has_uid ? a.uid : e->f->ctx->uid;
+		m->gid = a.has_gid ? a.gid : e->f->ctx->gid;
+		m->mtime_ns = a.has_mtime ? a.mtime_ns : m->fetched_ms * 1000000;
+		if (S_ISLNK(m->mode))
+			m->type = META_LINK;
+		for (size_t i = 0; i < nkv; i++)
+			if (!strcmp(kv[i].key, "xattr"))
+				m->xattr = strdup(kv[i].value);
+	}
+	objfs_fileattr_clear(&a);
+	objfs_kv_free(kv, nkv);
+}
+
+/* Drops e (superseded or cancelled): aborts its multipart upload, forgets it. */
+static void drop_entry(struct objfs_writeback *wb, struct wb_entry *e)
+{
+	struct objfs_tenant *t = e->f->tenant;
+	char key[OBJFS_KEY_MAX + 1];
+	struct objfs_err err;
+
+	if (e->u.upload_id && tenant_key(t, e->u.path, key, sizeof(key)) == 0)
+		objfs_prov_mpu_abort(t->prov, t->bucket, key, e->u.upload_id, &err);
+	meta_journal_done(wb->ctx->meta, e->u.seq, NULL, NULL);
+	file_landed(e->f, e->u.seq, NULL, 0);
+}
+
+static int64_t backoff_ms(unsigned attempts)
+{
+	int64_t base = 500LL << (attempts > 7 ? 7 : attempts);   /* 1 s .. 64 s */
+	uint32_t r = 0;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+		r = (uint32_t)time(NULL);
+	return base / 2 + (int64_t)(r % (uint32_t)(base / 2 + 1));   /* jitter */
+}
+
+/* Picks the oldest runnable entry, or NULL; sets *wait_ms.  wb->lock held. */
+static struct wb_entry *pick(struct objfs_writeback *wb, int64_t *wait_ms)
+{
+	int64_t now = now_ms();
+	int pressure = staging_used(wb->ctx->staging) >= staging_max(wb->ctx->staging);
+
+	*wait_ms = 1000;
+	for (struct wb_entry *e = wb->head; e; e = e->next) {
+		int busy = 0;
+
+		if (e->in_flight)
+			continue;
+		for (struct wb_entry *o = wb->head; o; o = o->next)
+			if (o != e && o->f == e->f && o->in_flight) {
+				busy = 1;
+				break;
+			}
+		if (busy)
+			continue;
+		/* under staging pressure the write-back delay is waived */
+		if (now < e->not_before_ms && !(pressure && e->attempts == 0)) {
+			if (e->not_before_ms - now < *wait_ms)
+				*wait_ms = e->not_before_ms - now;
+			continue;
+		}
+		return e;
+	}
+	return NULL;
+}
+
+static void *worker(void *arg)
+{
+	struct objfs_writeback *wb = arg;
+
+	pthread_mutex_lock(&wb->lock);
+	while (!wb->stop) {
+		char etag[OBJFS_ETAG_MAX] = "";
+		struct wb_entry *e;
+		int64_t wait_ms;
+		int superseded, rc;
+
+		e = pick(wb, &wait_ms);
+		if (!e) {
+			struct timespec until;
+
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += wait_ms / 1000;
+			until.tv_nsec += (wait_ms % 1000) * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&wb->work, &wb->lock, &until);
+			continue;
+		}
+		e->in_flight = 1;
+		pthread_mutex_unlock(&wb->lock);
+
+		pthread_mutex_lock(&e->f->lock);
+		superseded = e->u.seq != e->f->last_seq || e->f->unlinked;
+		pthread_mutex_unlock(&e->f->lock);
+		if (superseded) {
+			drop_entry(wb, e);
+			rc = 0;
+		} else {
+			rc = upload_entry(wb, e, etag);
+			if (rc == 0) {
+				struct meta_entry landed;
+
+				landed_entry(e, etag, &landed);
+				rc = meta_journal_done(wb->ctx->meta, e->u.seq, &e->u, &landed);
+				meta_entry_clear(&landed);
+				if (rc == 0) {
+					log_debug("landed %s/%s (%" PRIu64 " bytes, etag %s)",
+						  e->u.tenant, e->u.path, e->u.size, etag);
+					file_landed(e->f, e->u.seq, etag, e->u.size);
+				}
+			}
+		}
+
+		pthread_mutex_lock(&wb->lock);
+		if (rc == 0) {
+			unlink_entry(wb, e);
+			pthread_mutex_unlock(&wb->lock);
+			file_put(e->f);
+			entry_free(e);
+			staging_kick(wb->ctx->staging);
+			pthread_mutex_lock(&wb->lock);
+		} else {
+			e->in_flight = 0;
+			e->attempts++;
+			e->not_before_ms = now_ms() + backoff_ms(e->attempts);
+			log_warn("upload of %s/%s failed (%s), attempt %u; retrying in %" PRId64 " ms",
+				 e->u.tenant, e->u.path, strerror(-rc), e->attempts,
+				 e->not_before_ms - now_ms());
+		}
+		pthread_cond_broadcast(&wb->done);
+	}
+	pthread_mutex_unlock(&wb->lock);
+	return NULL;
+}
+
+int writeback_start(struct objfs_writeback *wb)
+{
+	unsigned n = wb->ctx->cfg->upload_workers;
+
+	if (n < 1)
+		n = 1;
+	if (n > WB_MAX_WORKERS)
+		n = WB_MAX_WORKERS;
+	for (unsigned i = 0; i < n; i++) {
+		if (pthread_create(&wb->threads[i], NULL, worker, wb))
+			return -errno;
+		wb->nthreads++;
+	}
+	return 0;
+}
+
+void writeback_free(struct objfs_writeback *wb)
+{
+	if (!wb)
+		return;
+	pthread_mutex_lock(&wb->lock);
+	wb->stop = 1;
+	pthread_cond_broadcast(&wb->work);
+	pthread_mutex_unlock(&wb->lock);
+	for (unsigned i = 0; i < wb->nthreads; i++)
+		pthread_join(wb->threads[i], NULL);
+	while (wb->head) {
+		struct wb_entry *e = wb->head;
+
+		unlink_entry(wb, e);
+		file_put(e->f);
+		entry_free(e);
+	}
+	pthread_mutex_destroy(&wb->lock);
+	pthread_cond_destroy(&wb->work);
+	pthread_cond_destroy(&wb->done);
+	free(wb);
+}
+
+static void deadline(struct timespec *ts, unsigned ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+int writeback_wait_file(struct objfs_writeback *wb, struct objfs_file *f, unsigned timeout_s)
+{
+	int64_t end = now_ms() + (int64_t)timeout_s * 1000;
+	int rc = 0;
+
+	pthread_mutex_lock(&f->lock);
+	while (f->pending) {
+		struct timespec ts;
+
+		if (now_ms() >= end) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		deadline(&ts, 200);
+		pthread_cond_timedwait(&f->landed, &f->lock, &ts);
+	}
+	pthread_mutex_unlock(&f->lock);
+	return rc;
+}
+
+void writeback_cancel_file(struct objfs_writeback *wb, struct objfs_file *f)
+{
+	struct wb_entry *drop = NULL, *e, *n;
+
+	pthread_mutex_lock(&wb->lock);
+	for (e = wb->head; e; e = n) {
+		n = e->next;
+		if (e->f == f && !e->in_flight) {
+			unlink_entry(wb, e);
+			e->next = drop;
+			drop = e;
+		}
+	}
+	pthread_mutex_unlock(&wb->lock);
+	for (e = drop; e; e = n) {
+		n = e->next;
+		drop_entry(wb, e);
+		file_put(e->f);
+		entry_free(e);
+	}
+	/* an upload in flight finishes (or is dropped as superseded) first */
+	writeback_wait_file(wb, f, 24 * 3600);
+}
+
+size_t writeback_drain(struct objfs_writeback *wb, unsigned timeout_s)
+{
+	int64_t end = now_ms() + (int64_t)timeout_s * 1000;
+	size_t left;
+
+	pthread_mutex_lock(&wb->lock);
+	/* waive the write-back delay: everything goes now */
+	for (struct wb_entry *e = wb->head; e; e = e->next)
+		if (e->attempts == 0)
+			e->not_before_ms = 0;
+	pthread_cond_broadcast(&wb->work);
+	while (wb->count && now_ms() < end) {
+		struct timespec ts;
+
+		deadline(&ts, 200);
+		pthread_cond_timedwait(&wb->done, &wb->lock, &ts);
+	}
+	left = wb->count;
+	pthread_mutex_unlock(&wb->lock);
+	return left;
+}
+
+/* ---- start-up recovery ---- */
+
+struct keep_set {
+	const struct meta_upload *v;
+	size_t n;
+	uint64_t fid;
+};
+
+static int keep_referenced(size_t idx, uint32_t ver, void *arg)
+{
+	const struct keep_set *k = arg;
+
+	for (size_t i = 0; i < k->n; i++)
+		if (k->v[i].fid == k->fid && idx < k->v[i].nchunks && k->v[i].chunks[idx] == ver)
+			return 1;
+	return 0;
+}
+
+int writeback_recover(struct objfs_writeback *wb)
+{
+	struct objfs_ctx *ctx = wb->ctx;
+	struct meta_upload *v = NULL;
+	uint64_t *fids = NULL;
+	size_t n = 0, nfids = 0;
+	int rc;
+
+	rc = meta_journal_load(ctx->meta, &v, &n);
+	if (rc)
+		return rc;
+	/* staging data that no journal entry names was never acknowledged */
+	if (staging_list_fids(ctx->staging, &fids, &nfids) == 0) {
+		for (size_t i = 0; i < nfids; i++) {
+			struct keep_set k = { v, n, fids[i] };
+			int used = 0;
+
+			for (size_t j = 0; j < n && !used; j++)
+				used = v[j].fid == fids[i];
+			if (used)
+				staging_gc_fid(ctx->staging, fids[i], keep_referenced, &k);
+			else
+				staging_remove_fid(ctx->staging, fids[i]);
+		}
+	}
+	free(fids);
+	if (n)
+		log_info("journal: resuming %zu pending upload(s)", n);
+	for (size_t i = 0; i < n; i++) {
+		struct meta_upload *u = &v[i];
+		struct objfs_tenant *t = objfs_tenant_find(&ctx->tenants, u->tenant, strlen(u->tenant));
+		struct objfs_fileattr attr;
+		struct objfs_kv *kv = NULL;
+		struct objfs_file *f = NULL;
+		size_t nkv = 0;
+		int last = 1;
+
+		if (!t) {
+			log_err("journal: tenant %s of pending upload %s is no longer configured;"
+				" keeping it in the journal", u->tenant, u->path);
+			continue;
+		}
+		for (size_t j = i + 1; j < n; j++)
+			if (v[j].fid == u->fid)
+				last = 0;
+		memset(&attr, 0, sizeof(attr));
+		if (file_meta_parse(u->meta, &kv, &nkv) == 0)
+			objfs_objmeta_decode(kv, nkv, &attr);
+		objfs_kv_free(kv, nkv);
+		rc = files_get(ctx->files, t, u->path, u->fid, NULL, &attr, &f);
+		objfs_fileattr_clear(&attr);
+		if (rc)
+			break;
+		pthread_mutex_lock(&f->lock);
+		f->pending++;
+		if (last) {
+			/* the file's state is its newest committed version */
+			uint32_t maxver = 0;
+
+			free(f->chunks);
+			f->chunks = calloc(u->nchunks ? u->nchunks : 1, sizeof(*f->chunks));
+			f->nchunks = f->chunks ? u->nchunks : 0;
+			for (size_t c = 0; c < f->nchunks; c++) {
+				char p[4096];
+				struct stat st;
+
+				f->chunks[c].ver = u->chunks[c];
+				if (u->chunks[c] > maxver)
+					maxver = u->chunks[c];
+				if (u->chunks[c]) {
+					staging_chunk_path(ctx->staging, u->fid, c, u->chunks[c], p, sizeof(p));
+					if (stat(p, &st) == 0)
+						f->chunks[c].len = (uint32_t)st.st_size;
+				}
+			}
+			f->size = u->size;
+			free(f->base_etag);
+			f->base_etag = u->base_etag ? strdup(u->base_etag) : NULL;
+			f->base_len = u->base_len;
+			f->commit_ver = maxver;
+			f->cur_ver = maxver + 1;
+			f->last_seq = u->seq;
+			free(f->content_type);
+			f->content_type = u->content_type ? strdup(u->content_type) : NULL;
+		}
+		pthread_mutex_unlock(&f->lock);
+		/* files_get's reference becomes the pending upload's */
+		writeback_enqueue(wb, f, u);
+	}
+	for (size_t i = 0; i < n; i++)
+		meta_upload_clear(&v[i]);
+	free(v);
+	return rc;
+}

@@ -1,0 +1,45 @@
+/*
+ * Write-back: uploads committed journal entries in the background.
+ *
+ * A bounded pool of workers takes entries in commit order.  For each file at
+ * most one entry is in flight; an entry with a newer commit of the same file
+ * behind it is superseded (dropped, its multipart upload aborted) instead of
+ * uploaded, so the newest committed content always wins.  Files up to the
+ * multipart threshold go up in one put; larger ones as a multipart upload
+ * with parallel parts, where a part whose bytes all come unchanged from the
+ * existing object is copied server-side.  Failures are retried with
+ * exponential backoff and jitter; the entry stays in the journal (and its
+ * chunks in staging) until it lands.
+ */
+#ifndef OBJFS_WRITEBACK_H
+#define OBJFS_WRITEBACK_H
+
+#include "ctx.h"
+#include "meta.h"
+
+struct objfs_file;
+struct objfs_writeback;
+
+int writeback_new(struct objfs_ctx *ctx, struct objfs_writeback **out);
+/* Starts the workers. */
+int writeback_start(struct objfs_writeback *wb);
+/* Stops the workers (entries stay in the journal) and frees; accepts NULL. */
+void writeback_free(struct objfs_writeback *wb);
+
+/* Queues a committed entry of f; takes over u's contents (u is zeroed) and
+ * the reference on f that file_commit took for it. */
+void writeback_enqueue(struct objfs_writeback *wb, struct objfs_file *f, struct meta_upload *u);
+/* Start-up: loads the journal, rebuilds the files that have pending entries,
+ * queues them, and removes staging data no entry references. */
+int writeback_recover(struct objfs_writeback *wb);
+
+/* Waits until f has no pending entries; 0, or -ETIMEDOUT. */
+int writeback_wait_file(struct objfs_writeback *wb, struct objfs_file *f, unsigned timeout_s);
+/* Drops f's queued entries and waits for one in flight to finish. */
+void writeback_cancel_file(struct objfs_writeback *wb, struct objfs_file *f);
+/* Waits until the queue is empty; returns the number of entries left. */
+size_t writeback_drain(struct objfs_writeback *wb, unsigned timeout_s);
+/* Entries queued or in flight. */
+size_t writeback_pending(struct objfs_writeback *wb);
+
+#endif

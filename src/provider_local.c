@@ -1362,7 +1362,9 @@ static int local_item_cmp(const void *a, const void *b)
 	return lx < ly ? -1 : lx > ly;
 }
 
-/* 1 if the directory rel (relative to bfd) holds an object somewhere below. */
+/* 1 if the directory rel (relative to bfd) holds an object somewhere below
+ * (at depth 0 its own .obj does not count: that is the key S+c, not one of
+ * the keys S+c+"/..."). */
 static int local_has_object(int bfd, const char *rel, int depth)
 {
 	int fd = openat(bfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -1380,7 +1382,7 @@ static int local_has_object(int bfd, const char *rel, int depth)
 	}
 	while (!found && (de = readdir(d))) {
 		if (strcmp(de->d_name, LOCAL_OBJ) == 0)
-			found = 1;
+			found = depth > 0;
 		else if (de->d_name[0] != '.' && depth < OBJFS_KEY_MAX + 2 &&
 			 (size_t)snprintf(sub, sizeof(sub), "%s/%s", rel, de->d_name) < sizeof(sub))
 			found = local_has_object(bfd, sub, depth + 1);

@@ -82,7 +82,7 @@ def good(tmp_path):
 
 def line_of(text, needle):
     for i, l in enumerate(text.splitlines(), 1):
-        if needle in l:
+        if l.startswith(needle):
             return i
     raise AssertionError("%r not in config" % needle)
 

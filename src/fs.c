@@ -1,0 +1,1670 @@
+/*
+ * FUSE operations (high-level, path-based API; the only file that includes
+ * libfuse).
+ *
+ * Every path goes through objfs_path_parse() (tenant isolation).  Attributes
+ * come, in order, from: the in-memory file (open or with uploads pending),
+ * the SQLite cache while fresh, a complete listing of the parent (a name
+ * missing from a fresh listing is ENOENT without a request), and finally the
+ * provider (head, plus a one-key listing for directories).  Rule for a key
+ * that is both an object and a prefix ("a" and "a/b"): the directory wins,
+ * in listings and lookups alike, and the object is not shown.
+ *
+ * Content changes are staged (file.c) and committed on flush/fsync/release;
+ * namespace changes (mkdir, rmdir, unlink, rename, symlink) and metadata
+ * changes of files without staged content go to the provider synchronously.
+ */
+#define FUSE_USE_VERSION 35
+#include <errno.h>
+#include <fuse.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "file.h"
+#include "fs.h"
+#include "log.h"
+#include "meta.h"
+#include "objmeta.h"
+#include "writeback.h"
+
+#define READDIR_PAGE 256
+
+struct handle {
+	struct objfs_file *f;
+	uint64_t ino;
+};
+
+static struct objfs_ctx *ctx_get(void)
+{
+	return fuse_get_context()->private_data;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* ---- path resolution and access ---- */
+
+static int tenant_allowed(const struct objfs_tenant *t)
+{
+	const struct objfs_tenant_conf *c = t->conf;
+	struct fuse_context *fc = fuse_get_context();
+
+	if (fc->uid == 0 || (!c->nallow_uids && !c->nallow_gids))
+		return 1;
+	for (size_t i = 0; i < c->nallow_uids; i++)
+		if (c->allow_uids[i] == fc->uid)
+			return 1;
+	for (size_t i = 0; i < c->nallow_gids; i++)
+		if (c->allow_gids[i] == fc->gid)
+			return 1;
+	return 0;
+}
+
+static int resolve(struct objfs_ctx *ctx, const char *path, struct objfs_path *p)
+{
+	int rc;
+
+	if (!path)
+		return -ENOENT;
+	rc = objfs_path_parse(&ctx->tenants, path, p);
+	if (rc)
+		return rc;
+	if (p->tenant && !tenant_allowed(p->tenant))
+		return -EACCES;
+	return 0;
+}
+
+/* resolve() for operations that change the tenant. */
+static int resolve_mut(struct objfs_ctx *ctx, const char *path, struct objfs_path *p)
+{
+	int rc = resolve(ctx, path, p);
+
+	if (rc)
+		return rc;
+	if (!p->tenant)
+		return -EPERM;           /* the root holds only the configured tenants */
+	if (p->tenant->conf->read_only)
+		return -EROFS;
+	return 0;
+}
+
+static void parent_of(const char *rel, char *out, size_t len)
+{
+	const char *s = strrchr(rel, '/');
+
+	snprintf(out, len, "%.*s", s ? (int)(s - rel) : 0, rel);
+}
+
+static int dir_key(const struct objfs_tenant *t, const char *rel, char *out, size_t len)
+{
+	int n = snprintf(out, len, "%s%s%s", t->prefix, rel, rel[0] ? "/" : "");
+
+	return n < 0 || (size_t)n >= len || n > OBJFS_KEY_MAX ? -ENAMETOOLONG : 0;
+}
+
+/* ---- attributes ---- */
+
+static void entry_from_info(struct objfs_ctx *ctx, const struct objfs_objinfo *oi, int is_dir,
+			    struct meta_entry *e)
+{
+	struct objfs_fileattr a;
+
+	memset(e, 0, sizeof(*e));
+	memset(&a, 0, sizeof(a));
+	e->type = is_dir ? META_DIR : META_FILE;
+	e->fetched_ms = meta_now_ms();
+	if (oi) {
+		objfs_objmeta_decode(oi->meta, oi->nmeta, &a);
+		e->size = is_dir ? 0 : oi->size;
+		e->etag = is_dir ? NULL : strdup(oi->etag);
+		e->mtime_ns = a.has_mtime ? a.mtime_ns : oi->mtime_ns;
+		const char *x = objfs_objinfo_meta(oi, "xattr");
+		e->xattr = x ? strdup(x) : NULL;
+	} else {
+		e->mtime_ns = e->fetched_ms * 1000000;
+	}
+	e->mode = a.has_mode ? a.mode : (is_dir ? (S_IFDIR | 0755) : (S_IFREG | 0644));
+	if (is_dir && !S_ISDIR(e->mode))
+		e->mode = S_IFDIR | (e->mode & 07777);
+	if (!is_dir && S_ISLNK(e->mode))
+		e->type = META_LINK;
+	else if (!is_dir && !S_ISREG(e->mode))
+		e->mode = S_IFREG | (e->mode & 07777);
+	e->uid = a.has_uid ? a.uid : ctx->uid;
+	e->gid = a.has_gid ? a.gid : ctx->gid;
+	objfs_fileattr_clear(&a);
+}
+
+static int fresh(int64_t fetched_ms, unsigned ttl_s)
+{
+	return ttl_s && meta_now_ms() - fetched_ms < (int64_t)ttl_s * 1000;
+}
+
+/* Is there any key below dir (a directory, possibly without marker)? */
+static int probe_dir(struct objfs_tenant *t, const char *rel, struct objfs_objinfo *marker)
+{
+	char key[OBJFS_KEY_MAX + 2];
+	struct objfs_listing l;
+	struct objfs_err err;
+	int rc;
+
+	rc = dir_key(t, rel, key, sizeof(key));
+	if (rc)
+		return rc;
+	memset(&l, 0, sizeof(l));
+	rc = objfs_prov_list(t->prov, t->bucket, key, NULL, NULL, 1, &l, &err);
+	if (rc == 0) {
+		rc = l.nobjects ? 0 : -ENOENT;
+		/* the marker itself carries the directory's metadata */
+		if (rc == 0 && marker && !strcmp(l.objects[0].key, key))
+			objfs_objinfo_copy(marker, &l.objects[0]);
+	}
+	objfs_listing_clear(&l);
+	return rc;
+}
+
+/*
+ * Looks up (tenant, rel) in the cache or at the provider.  0 and *e, or
+ * -ENOENT (also cached), or another error.  force: bypass the cache
+ * (close-to-open revalidation).
+ */
+static int lookup_entry(struct objfs_ctx *ctx, struct objfs_tenant *t, const char *rel,
+			struct meta_entry *e, int force)
+{
+	const struct objfs_config *cfg = ctx->cfg;
+	char key[OBJFS_KEY_MAX + 1], parent[OBJFS_KEY_MAX + 1];
+	struct objfs_objinfo oi, marker;
+	struct objfs_err err;
+	int64_t listed;
+	int rc, have_row;
+
+	memset(e, 0, sizeof(*e));
+	if (!rel[0]) {
+		/* the tenant root is always a directory */
+		rc = meta_get(ctx->meta, t->name, "", e);
+		if (rc == 0 && e->type == META_DIR)
+			return 0;
+		meta_entry_clear(e);
+		entry_from_info(ctx, NULL, 1, e);
+		return meta_put(ctx->meta, t->name, "", e, &e->ino);
+	}
+	rc = meta_get(ctx->meta, t->name, rel, e);
+	have_row = rc == 0;
+	if (have_row && !force &&
+	    fresh(e->fetched_ms, e->type == META_NEG ? cfg->neg_ttl_s : cfg->attr_ttl_s)) {
+		if (e->type == META_NEG) {
+			meta_entry_clear(e);
+			return -ENOENT;
+		}
+		return 0;
+	}
+	if (!force && (!have_row || e->type == META_NEG)) {
+		parent_of(rel, parent, sizeof(parent));
+		if (meta_listing_time(ctx->meta, t->name, parent, &listed) == 0 &&
+		    fresh(listed, cfg->dir_ttl_s)) {
+			meta_entry_clear(e);
+			return -ENOENT;
+		}
+	}
+	meta_entry_clear(e);
+	rc = tenant_key(t, rel, key, sizeof(key));
+	if (rc)
+		return rc;
+	memset(&oi, 0, sizeof(oi));
+	memset(&marker, 0, sizeof(marker));
+	/* directory first: the directory wins over an object of the same name */
+	rc = probe_dir(t, rel, &marker);
+	if (rc == 0) {
+		entry_from_info(ctx, marker.key ? &marker : NULL, 1, e);
+	} else if (rc == -ENOENT) {
+		rc = objfs_prov_head(t->prov, t->bucket, key, &oi, &err);
+		if (rc == 0)
+			entry_from_info(ctx, &oi, 0, e);
+		else if (rc != -ENOENT)
+			log_warn("head %s/%s: %s", t->bucket, key, err.msg);
+	}
+	objfs_objinfo_clear(&oi);
+	objfs_objinfo_clear(&marker);
+	if (rc == -ENOENT) {
+		struct meta_entry neg;
+
+		memset(&neg, 0, sizeof(neg));
+		neg.type = META_NEG;
+		neg.fetched_ms = meta_now_ms();
+		meta_put(ctx->meta, t->name, rel, &neg, NULL);
+		return -ENOENT;
+	}
+	if (rc)
+		return rc;
+	return meta_put(ctx->meta, t->name, rel, e, &e->ino);
+}
+
+static void stat_from_entry(const struct meta_entry *e, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = e->ino;
+	st->st_mode = e->mode;
+	st->st_nlink = e->type == META_DIR ? 2 : 1;
+	st->st_uid = e->uid;
+	st->st_gid = e->gid;
+	st->st_size = (off_t)(e->type == META_LINK && e->target ? strlen(e->target) : e->size);
+	st->st_blksize = 4096;
+	st->st_blocks = (blkcnt_t)((e->size + 511) / 512);
+	st->st_mtim.tv_sec = e->mtime_ns / 1000000000LL;
+	st->st_mtim.tv_nsec = e->mtime_ns % 1000000000LL;
+	st->st_atim = st->st_mtim;
+	st->st_ctim = st->st_mtim;
+}
+
+static void stat_root(struct objfs_ctx *ctx, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = 1;
+	st->st_mode = S_IFDIR | 0755;
+	st->st_nlink = 2 + ctx->tenants.n;
+	st->st_uid = ctx->uid;
+	st->st_gid = ctx->gid;
+}
+
+static int stat_path(struct objfs_ctx *ctx, struct objfs_path *p, struct stat *st)
+{
+	struct objfs_file *f;
+	struct meta_entry e;
+	int rc;
+
+	if (!p->tenant) {
+		stat_root(ctx, st);
+		return 0;
+	}
+	f = files_lookup(ctx->files, p->tenant, p->rel);
+	if (f) {
+		file_stat(f, st, f->fid);
+		file_put(f);
+		return 0;
+	}
+	rc = lookup_entry(ctx, p->tenant, p->rel, &e, 0);
+	if (rc == 0)
+		stat_from_entry(&e, st);
+	meta_entry_clear(&e);
+	return rc;
+}
+
+static int objfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	struct objfs_ctx *ctx = ctx_get();
+	struct objfs_path p;
+	int rc;
+
+	if (fi && fi->fh) {
+		struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+
+		file_stat(h->f, st, h->ino);
+		return 0;
+	}
+	rc = resolve(ctx, path, &p);
+	return rc ? rc : stat_path(ctx, &p, st);
+}
+
+/* ---- directories ---- */
+
+struct merge_arg {
+	struct objfs_ctx *ctx;
+	const char *dir;
+	int64_t gen;
+};
+
+static void merge_file(struct objfs_file *f, void *arg)
+{
+	struct merge_arg *m = arg;
+	struct meta_entry e;
+	struct stat st;
+	const char *name;
+
+	file_stat(f, &st, f->fid);
+	memset(&e, 0, sizeof(e));
+	e.type = S_ISLNK(st.st_mode) ? META_LINK : META_FILE;
+	e.mode = st.st_mode;
+	e.uid = st.st_uid;
+	e.gid = st.st_gid;
+	e.size = (uint64_t)st.st_size;
+	e.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+	e.fetched_ms = meta_now_ms();
+	name = strrchr(f->path, '/');
+	name = name ? name + 1 : f->path;
+	meta_listing_add(m->ctx->meta, f->tenant->name, m->dir, m->gen, &name, &e, 1);
+}
+
+/* Lists dir from the provider into the cache (pages, bounded memory). */
+static int relist(struct objfs_ctx *ctx, struct objfs_tenant *t, const char *dir)
+{
+	char prefix[OBJFS_KEY_MAX + 2];
+	struct objfs_listing l;
+	struct objfs_err err;
+	char *token = NULL;
+	const char **names = NULL;
+	struct meta_entry *ents = NULL;
+	int64_t gen;
+	int rc;
+
+	rc = dir_key(t, dir, prefix, sizeof(prefix));
+	if (rc)
+		return rc;
+	rc = meta_listing_begin(ctx->meta, t->name, dir, &gen);
+	if (rc)
+		return rc;
+	size_t plen = strlen(prefix);
+	do {
+		size_t n = 0;
+
+		memset(&l, 0, sizeof(l));
+		rc = objfs_prov_list(t->prov, t->bucket, prefix, "/", token, 0, &l, &err);
+		free(token);
+		token = NULL;
+		if (rc) {
+			log_warn("list %s/%s: %s", t->bucket, prefix, err.msg);
+			break;
+		}
+		names = calloc(l.nobjects + l.nprefixes + 1, sizeof(*names));
+		ents = calloc(l.nobjects + l.nprefixes + 1, sizeof(*ents));
+		if (!names || !ents) {
+			rc = -ENOMEM;
+			objfs_listing_clear(&l);
+			break;
+		}
+		/* objects first, prefixes after: a prefix overrides an object of the
+		 * same name (the directory wins) */
+		for (size_t i = 0; i < l.nobjects; i++) {
+			const char *name = l.objects[i].key + plen;
+
+			if (!name[0] || objfs_name_check(name, strlen(name)))
+				continue;
+			names[n] = name;
+			entry_from_info(ctx, &l.objects[i], 0, &ents[n]);
+			n++;
+		}
+		for (size_t i = 0; i < l.nprefixes; i++) {
+			char *name = l.prefixes[i] + plen;
+			size_t len = strlen(name);
+			struct meta_entry old;
+			char child[2 * OBJFS_KEY_MAX + 2];
+
+			if (len < 2)
+				continue;
+			name[len - 1] = '\0';          /* drop the delimiter */
+			if (objfs_name_check(name, len - 1))
+				continue;
+			names[n] = name;
+			snprintf(child, sizeof(child), "%s%s%s", dir, dir[0] ? "/" : "", name);
+			/* keep a directory's known attributes (from its marker) */
+			if (meta_get(ctx->meta, t->name, child, &old) == 0 && old.type == META_DIR) {
+				ents[n] = old;
+				free(ents[n].etag);
+				ents[n].etag = NULL;
+				ents[n].fetched_ms = meta_now_ms();
+			} else {
+				meta_entry_clear(&old);
+				entry_from_info(ctx, NULL, 1, &ents[n]);
+			}
+			n++;
+		}
+		rc = meta_listing_add(ctx->meta, t->name, dir, gen, names, ents, n);
+		for (size_t i = 0; i < n; i++)
+			meta_entry_clear(&ents[i]);
+		free(names);
+		free(ents);
+		names = NULL;
+		ents = NULL;
+		token = l.next_token;
+		l.next_token = NULL;
+		objfs_listing_clear(&l);
+	} while (rc == 0 && token);
+	free(token);
+	if (rc == 0) {
+		struct merge_arg m = { ctx, dir, gen };
+
+		/* files not uploaded yet are part of the directory too */
+		files_for_each_child(ctx->files, t, dir, merge_file, &m);
+		rc = meta_listing_end(ctx->meta, t->name, dir, gen, meta_now_ms());
+	}
+	return rc;
+}
+
+static int objfs_opendir(const char *path, struct fuse_file_info *fi)
+{
+	struct objfs_ctx *ctx = ctx_get();
+	struct objfs_path p;
+	struct stat st;
+	int rc = resolve(ctx, path, &p);
+
+	if (rc)
+		return rc;
+	rc = stat_path(ctx, &p, &st);
+	if (rc)
+		return rc;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+static int objfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+			 struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	struct objfs_ctx *ctx = ctx_get();
+	struct meta_entry ents[READDIR_PAGE];
+	struct objfs_path p;
+	struct stat st;
+	int64_t listed;
+	int rc = resolve(ctx, path, &p);
+
+	if (rc)
+		return rc;
+	memset(&st, 0, sizeof(st));
+	if (off < 1) {
+		st.st_mode = S_IFDIR;
+		if (filler(buf, ".", &st, 1, 0))
+			return 0;
+	}
+	if (off < 2) {
+		if (filler(buf, "..", &st, 2, 0))
+			return 0;
+	}
+	if (!p.tenant) {
+		for (size_t i = off > 2 ? (size_t)off - 2 : 0; i < ctx->tenants.n; i++) {
+			st.st_mode = S_IFDIR | 0755;
+			if (filler(buf, ctx->tenants.v[i].name, &st, (off_t)(i + 3), 0))
+				break;
+		}
+		return 0;
+	}
+	/* list from the provider unless a fresh listing is cached */
+	if (off <= 2 && (meta_listing_time(ctx->meta, p.tenant->name, p.rel, &listed) ||
+			 !fresh(listed, ctx->cfg->dir_ttl_s))) {
+		rc = relist(ctx, p.tenant, p.rel);
+		if (rc)
+			return rc;
+	}
+	uint64_t after = off > 2 ? (uint64_t)off - 2 : 0;
+	for (;;) {
+		size_t n = 0, i;
+		int full = 0;
+
+		rc = meta_readdir(ctx->meta, p.tenant->name, p.rel, after, ents, READDIR_PAGE, &n);
+		if (rc)
+			return rc;
+		for (i = 0; i < n; i++) {
+			if (!full) {
+				stat_from_entry(&ents[i], &st);
+				if (filler(buf, ents[i].name, &st, (off_t)(ents[i].cookie + 2), 0))
+					full = 1;
+				else
+					after = ents[i].cookie;
+			}
+			meta_entry_clear(&ents[i]);
+		}
+		if (full || n < READDIR_PAGE)
+			break;
+	}
+	return 0;
+}
+
+static int put_marker(struct objfs_ctx *ctx, struct objfs_tenant *t, const char *rel,
+		      const struct objfs_fileattr *a)
+{
+	char key[OBJFS_KEY_MAX + 2];
+	struct objfs_source src = { NULL, 0, 0 };
+	struct objfs_putopts opts;
+	struct objfs_kv *kv = NULL;
+	struct objfs_err err;
+	size_t nkv = 0;
+	int rc = dir_key(t, rel, key, sizeof(key));
+
+	if (rc)
+		return rc;
+	rc = objfs_objmeta_encode(a, &kv, &nkv);
+	if (rc)
+		return rc;
+	memset(&opts, 0, sizeof(opts));
+	opts.content_type = "application/x-directory";
+	opts.meta = kv;
+	opts.nmeta = nkv;
+	rc = objfs_prov_put(t->prov, t->bucket, key, &src, &opts, NULL, &err);
+	if (rc)
+		log_warn("mkdir %s/%s: %s", t->bucket, key, err.msg);
+	objfs_kv_free(kv, nkv);
+	return rc;
+}
+
+static int objfs_mkdir(const char *path, mode_t mode)
+{
+	struct objfs_ctx *ctx = ctx_get();
+	struct fuse_context *fc = fuse_get_context();
+	struct objfs_fileattr a;
+	struct objfs_path p;
+	struct meta_entry e;
+	struct stat st;
+	int64_t gen;
+	int rc = resolve_mut(ctx, path, &p);
+
+	if (rc)
+		return rc;
+	if (!p.rel[0])
+		return -EEXIST;
+	if (stat_path(ctx, &p, &st) == 0)
+		return -EEXIST;
+	memset(&a, 0, sizeof(a));
+	a.mode = S_IFDIR | (mode & 07777);
+	a.has_mode = 1;
+	a.uid = fc->uid;
+	a.has_uid = 1;
+	a.gid = fc->gid;
+	a.has_gid = 1;
+	a.mtime_ns = now_ns();
+	a.has_mtime = 1;
+	rc = put_marker(ctx, p.tenant, p.rel, &a);
+	if (rc)
+		return rc;
+	memset(&e, 0, sizeof(e));
+	e.type = META_DIR;
+	e.mode = a.mode;
+	e.uid = a.uid;
+	e.gid = a.gid;
+	e.mtime_ns = a.mtime_ns;
+	e.fetched_ms = meta_now_ms();
+	meta_put(ctx->meta, p.tenant->name, p.rel, &e, NULL);
+	/* a new directory is known to be empty: its listing is complete */
+	if (meta_listing_begin(ctx->meta, p.tenant->name, p.rel, &gen) == 0)
+		meta_listing_end(ctx->meta, p.tenant->name, p.rel, gen, meta_now_ms());
+	return 0;
+}
+
+static int objfs_rmdir(const char *path)
+{
+	struct objfs_ctx *ctx = ctx_get();
+	char key[OBJFS_KEY_MAX + 2];
+	struct objfs_listing l;
+	struct objfs_path p;
+	struct objfs_err err;
+	struct stat st;
+	int rc = resolve_mut(ctx, path, &p);
+
+	if (rc)
+		return rc;
+	if (!p.rel[0])
+		return -EPERM;
+	rc = stat_path(ctx, &p, &st);
+	if (rc)
+		return rc;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if (files_any_under(ctx->files, p.tenant, p.rel))
+		return -ENOTEMPTY;
+	rc = dir_key(p.tenant, p.rel, key, sizeof(key));
+	if (rc)
+		return rc;
+	memset(&l, 0, sizeof(l));
+	rc = objfs_prov_list(p.tenant->prov, p.tenant->bucket, key, NULL, NULL, 2, &l, &err);
+	if (rc == 0)
+		for (size_t i = 0; i < l.nobjects; i++)
+			if (strcmp(l.objects[i].key, key))
+				rc = -ENOTEMPTY;
+	objfs_listing_clear(&l);
+	if (rc)
+		return rc;
+	rc = objfs_prov_del(p.tenant->prov, p.tenant->bucket, key, &err);
+	if (rc)
+		return rc;
+	meta_del_tree(ctx->meta, p.tenant->name, p.rel);
+	return 0;
+}
+
+/* ---- files ---- */
+
+static int type_allowed(const struct objfs_tenant *t, const char *rel)
+{
+	const char *ct = objfs_content_type_for(rel);
+	const struct objfs_tenant_conf *c = t->conf;
+
+	if (c->denied_types)
+		for (char **d = c->denied_types; *d; d++)
+			if (!strcasecmp(*d, ct))
+				return 0;
+	if (c->allowed_types) {
+		for (char **a = c->allowed_types; *a; a++)
+			if (!strcasecmp(*a, ct))
+				return 1;
+		return 0;
+	}
+	return 1;
+}
+
+static struct handle *handle_new(struct objfs_file *f)
+{
+	struct handle *h = calloc(1, sizeof(*h));
+
+	if (h) {
+		h->f = f;
+		h->ino = f->fid;
+	}
+	return h;
+}
+
+static int objfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	struct objfs_ctx *ctx = ctx_get();
+	struct fuse_context *fc = fuse_get_context();
+	struct objfs_fileattr a;
+	struct objfs_file *f = NULL;
+	struct objfs_path p;
+	struct meta_entry e;
+	struct handle *h;
+	uint64_t fid;
+	int rc = resolve_mut(ctx, path, &p);
+
+	if (rc)
+		return rc;
+	if (!p.rel[0])
+		return -EEXIST;
+	if (!S_ISREG(mode | S_IFREG) || !type_allowed(p.tenant, p.rel))
+		return -EACCES;
+	memset(&a, 0, sizeof(a));
+	a.mode = S_IFREG | (mode & 07777);
+	a.has_mode = 1;
+	a.uid = fc->uid;
+	a.has_uid = 1;
+	a.gid = fc->gid;
+	a.has_gid = 1;
+	a.mtime_ns = now_ns();
+	a.has_mtime = 1;
+	/* a fresh inode number: never the one of an unlinked file still open */
+	meta_del(ctx->meta, p.tenant->name, p.rel);
+	rc = meta_ino(ctx->meta, p.tenant->name, p.rel, &fid);
+	if (rc)
+		return rc;
+	rc = files_get(ctx->files, p.tenant, p.rel, fid, NULL, &a, &f);
+	if (rc)
+		return rc;
+	if (f->fid != fid) {
+		/* raced with another open of the same name: behave like O_TRUNC */
+		rc = file_truncate(f, 0);
+	}
+	pthread_mutex_lock(&f->lock);
+	f->dirty = 1;                 /* even an empty new file must be uploaded */
+	pthread_mutex_unlock(&f->lock);
+	memset(&e, 0, sizeof(e));
+	e.type = META_FILE;
+	e.mode = a.mode;
+	e.uid = a.uid;
+	e.gid = a.gid;
+	e.mtime_ns = a.mtime_ns;
+	e.fetched_ms = meta_now_ms();
+	meta_put(ctx->meta, p.tenant->name, p.rel, &e, NULL);
+	h = handle_new(f);
+	if (!h || rc) {
+		free(h);
+		file_put(f);
+		return rc ? rc : -ENOMEM;
+	}
+	fi->fh = (uint64_t)(uintptr_t)h;
+	return 0;
+}
+
+static int objfs_mknod(const char *path, mode_t mode, dev_t rdev)
+{
+	struct fuse_file_info fi;
+	int rc;
+
+	if (!S_ISREG(mode))
+		return -EPERM;           /* devices, fifos and sockets have no object form */
+	memset(&fi, 0, sizeof(fi));
+	rc = objfs_create(path, mode, &fi);
+	if (rc == 0) {
+		struct handle *h = (struct handle *)(uintptr_t)fi.fh;
+
+		rc = file_commit(h->f);
+		file_put(h->f);
+		free(h);
+	}
+	return rc;
+}
+
+/* The file object for an existing path (opening it from its base object). */
+static int file_for_path(struct objfs_ctx *ctx, struct objfs_path *p, int revalidate,
+			 struct objfs_file **out, int *changed)
+{
+	struct objfs_fileattr a;
+	struct objfs_file *f;
+	struct meta_entry e;
+	char *old_etag = NULL;
+	int rc;
+
+	*out = NULL;
+	if (changed)
+		*changed = 0;
+	if (!p->tenant || !p->rel[0])
+		return -EISDIR;
+	f = files_lookup(ctx->files, p->tenant, p->rel);
+	if (f) {
+		*out = f;
+		return 0;
+	}
+	rc = lookup_entry(ctx, p->tenant, p->rel, &e, 0);
+	if (rc)
+		return rc;
+	/* close-to-open: revalidate an entry older than revalidate_ms */
+	if (revalidate && e.type != META_DIR &&
+	    meta_now_ms() - e.fetched_ms >= (int64_t)ctx->cfg->revalidate_ms) {
+		old_etag = e.etag;
+		e.etag = NULL;
+		meta_entry_clear(&e);
+		rc = lookup_entry(ctx, p->tenant, p->rel, &e, 1);
+		if (rc == 0 && changed)
+			*changed = !old_etag || !e.etag || strcmp(old_etag, e.etag);
+		free(old_etag);
+		if (rc)
+			return rc;
+	}
+	if (e.type == META_DIR) {
+		meta_entry_clear(&e);
+		return -EISDIR;
+	}
+	memset(&a, 0, sizeof(a));
+	a.mode = e.mode;
+	a.has_mode = 1;
+	a.uid = e.uid;
+	a.has_uid = 1;
+	a.gid = e.gid;
+	a.has_gid = 1;
+	a.mtime_ns = e.mtime_ns;
+	a.has_mtime = 1;
+	if (e.xattr) {
+		struct objfs_kv kv = { (char *)"xattr", e.xattr };
+		struct objfs_fileattr xa;
+
+		memset(&xa, 0, sizeof(xa));
+		if (objfs_objmeta_decode(&kv, 1, &xa) == 0) {
+			a.xattrs = xa.xattrs;
+			a.nxattrs = xa.nxattrs;
+		}
+	}
+	rc = files_get(ctx->files, p->tenant, p->rel, e.ino, &e, &a, &f);
+	objfs_fileattr_clear(&a);
+	meta_entry_clear(&e);
+	*out = f;
+	return rc;
+}
+
+static int objfs_open(const char *path, struct fuse_file_info *fi)
+{
+	struct objfs_ctx *ctx = ctx_get();
+	struct objfs_file *f;
+	struct objfs_path p;
+	struct handle *h;
+	int changed = 0, rc = resolve(ctx, path, &p);
+
+	if (rc)
+		return rc;
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		if (!p.tenant)
+			return -EISDIR;
+		if (p.tenant->conf->read_only)
+			return -EROFS;
+	}
+	rc = file_for_path(ctx, &p, 1, &f, &changed);
+	if (rc)
+		return rc;
+	if ((fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY) {
+		rc = file_truncate(f, 0);
+		if (rc) {
+			file_put(f);
+			return rc;
+		}
+	}
+	h = handle_new(f);
+	if (!h) {
+		file_put(f);
+		return -ENOMEM;
+	}
+	fi->keep_cache = !changed;
+	fi->fh = (uint64_t)(uintptr_t)h;
+	return 0;
+}
+
+static int objfs_read(const char *path, char *buf, size_t size, off_t off,
+		      struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+
+	return (int)file_read(h->f, buf, size, (uint64_t)off, (uint64_t)(uintptr_t)h);
+}
+
+static int objfs_write(const char *path, const char *buf, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+
+	if (h->f->tenant->conf->read_only)
+		return -EROFS;
+	return (int)file_write(h->f, buf, size, (uint64_t)off);
+}
+
+static int objfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	struct objfs_ctx *ctx = ctx_get();
+	struct objfs_file *f;
+	struct objfs_path p;
+	int rc;
+
+	if (size < 0)
+		return -EINVAL;
+	if (fi && fi->fh) {
+		struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+
+		if (h->f->tenant->conf->read_only)
+			return -EROFS;
+		return file_truncate(h->f, (uint64_t)size);
+	}
+	rc = resolve_mut(ctx, path, &p);
+	if (rc)
+		return rc;
+	rc = file_for_path(ctx, &p, 0, &f, NULL);
+	if (rc)
+		return rc;
+	rc = file_truncate(f, (uint64_t)size);
+	if (rc == 0)
+		rc = file_commit(f);      /* no handle will close: commit now */
+	file_put(f);
+	return rc;
+}
+
+static int objfs_flush(const char *path, struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+
+	return file_commit(h->f);
+}
+
+static int objfs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	struct objfs_ctx *ctx = ctx_get();
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	int rc = file_commit(h->f);
+
+	if (rc == 0 && ctx->cfg->sync_upload)
+		rc = writeback_wait_file(ctx->wb, h->f, ctx->cfg->drain_timeout_s);
+	return rc;
+}
+
+static int objfs_release(const char *path, struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	int rc = file_commit(h->f);
+
+	if (rc)
+		log_err("release: commit of %s failed: %s", h->f->path, strerror(-rc));
+	file_put(h->f);
+	free(h);
+	return 0;
+}
+
+static int objfs_fsyncdir(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	/* namespace changes are synchronous at the provider */
+	return 0;
+}
+
+static int objfs_unlink(const char *path)
+{
+	struct objfs_ctx *ctx = ctx_get();
+	char key[OBJFS_KEY_MAX + 1];
+	struct objfs_file *f;
+	struct objfs_path p;
+	struct objfs_err err;
+	struct meta_entry neg;
+	struct stat st;
+	int rc = resolve_mut(ctx, path, &p);
+
+	if (rc)
+		return rc;
+	if (!p.rel[0])
+		return -EPERM;
+	rc = stat_path(ctx, &p, &st);
+	if (rc)
+		return rc;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	rc = tenant_key(p.tenant, p.rel, key, sizeof(key));
+	if (rc)
+		return rc;
+	f = files_lookup(ctx->files, p.tenant, p.rel);
+	if (f) {
+		/* open handles keep working on a private copy of the content */
+		rc = file_materialize(f);
+		if (rc) {
+			file_put(f);
+			return rc;
+		}
+		files_detach(ctx->files, f);
+		writeback_cancel_file(ctx->wb, f);
+		file_put(f);
+	}
+	rc = objfs_prov_del(p.tenant->prov, p.tenant->bucket, key, &err);
+	if (rc) {
+		log_warn("unlink %s/%s: %s", p.tenant->bucket, key, err.msg);
+		return rc;
+	}
+	meta_del(ctx->meta, p.tenant->name, p.rel);
+	memset(&neg, 0, sizeof(neg));
+	neg.type = META_NEG;
+	neg.fetched_ms = meta_now_ms();
+	meta_put(ctx->meta, p.tenant->name, p.rel, &neg, NULL);
+	return 0;
+}
+
+/* ---- rename ---- */
+
+static void commit_and_wait(struct objfs_file *f, void *arg)
+{
+	int *rc = arg;
+	int r = file_commit(f);
+
+	if (r == 0)
+		r = writeback_wait_file(f->ctx->wb, f, f->ctx->cfg->drain_timeout_s);
+	if (r && !*rc)
+		*rc = r;
+}
+
+static int move_object(struct objfs_tenant *t, const char *from_key, const char *to_key,
+		       char *etag)
+{
+	struct objfs_err err;
+	int rc = objfs_prov_copy(t->prov, t->bucket, from_key, to_key, NULL, etag, &err);
+
+	if (rc) {
+		log_warn("rename: copy %s -> %s: %s", from_key, to_key, err.msg);
+		return rc;
+	}
+	rc = objfs_prov_del(t->prov, t->bucket, from_key, &err);
+	if (rc)
+		log_warn("rename: delete %s: %s", from_key, err.msg);
+	return rc;
+}
+
+static int rename_dir(struct objfs_ctx *ctx, struct objfs_tenant *t, const char *from,
+		      const char *to)
+{
+	char fkey[OBJFS_KEY_MAX + 2], tkey[OBJFS_KEY_MAX + 2], nkey[OBJFS_KEY_MAX + 2];
+	struct objfs_listing l;
+	struct objfs_err err;
+	char *token = NULL;
+	int rc = 0;
+
+	files_for_each_under(ctx->files, t, from, commit_and_wait, &rc);
+	if (rc)
+		return rc == -ETIMEDOUT ? -EBUSY : rc;
+	if (dir_key(t, from, fkey, sizeof(fkey)) || dir_key(t, to, tkey, sizeof(tkey)))
+		return -ENAMETOOLONG;
+	do {
+		memset(&l, 0, sizeof(l));
+		rc = objfs_prov_list(t->prov, t->bucket, fkey, NULL, token, 0, &l, &err);
+		free(token);
+		token = NULL;
+		if (rc)
+			break;
+		for (size_t i = 0; i < l.nobjects && rc == 0; i++) {
+			if (snprintf(nkey, sizeof(nkey), "%s%s", tkey,
+				     l.objects[i].key + strlen(fkey)) >= (int)sizeof(nkey) ||
+			    strlen(nkey) > OBJFS_KEY_MAX) {
+				rc = -ENAMETOOLONG;
+				break;
+			}
+			rc = move_object(t, l.objects[i].key, nkey, NULL);
+		}
+		token = l.next_token;
+		l.next_token = NULL;
+		objfs_listing_clear(&l);
+	} while (rc == 0 && token);
+	free(token);
+	if (rc)
+		return rc;
+	files_rename(ctx->files, t, from, to);
+	meta_rename(ctx->meta, t->name, from, to);
+	return 0;
+}
+
+static int rename_file(struct objfs_ctx *ctx, struct objfs_tenant *t, const char *from,
+		       const char *to)
+{
+	char fkey[OBJFS_KEY_MAX + 1], tkey[OBJFS_KEY_MAX + 1], etag[OBJFS_ETAG_MAX] = "";
+	struct objfs_file *f, *dst;
+	struct meta_entry e;
+	int rc = 0;
+
+	if (tenant_key(t, from, fkey, sizeof(fkey)) || tenant_key(t, to, tkey, sizeof(tkey)))
+		return -ENAMETOOLONG;
+	f = files_lookup(ctx->files, t, from);
+	if (f) {
+		commit_and_wait(f, &rc);
+		if (rc) {
+			file_put(f);
+			return rc == -ETIMEDOUT ? -EBUSY : rc;
+		}
+	}
+	dst = files_lookup(ctx->files, t, to);
+	if (dst) {
+		/* the target is replaced: its open handles keep their content */
+		rc = file_materialize(dst);
+		if (rc == 0) {
+			files_detach(ctx->files, dst);
+			writeback_cancel_file(ctx->wb, dst);
+		}
+		file_put(dst);
+		if (rc) {
+			file_put(f);
+			return rc;
+		}
+	}
+	rc = move_object(t, fkey, tkey, etag);
+	if (rc) {
+		file_put(f);
+		return rc;
+	}
+	if (f) {
+		pthread_mutex_lock(&f->lock);
+		if (f->base_etag && etag[0]) {
+			free(f->base_etag);
+			f->base_etag = strdup(etag);
+		}
+		pthread_mutex_unlock(&f->lock);
+		files_rename(ctx->files, t, from, to);
+		file_put(f);
+	}
+	meta_rename(ctx->meta, t->name, from, to);
+	if (etag[0] && meta_get(ctx->meta, t->name, to, &e) == 0) {
+		free(e.etag);
+		e.etag = strdup(etag);
+		meta_put(ctx->meta, t->name, to, &e, NULL);
+		meta_entry_clear(&e);
+	}
+	return 0;
+}
+
+static int objfs_rename(const char *from, const char *to, unsigned int flags)
+{
+	struct objfs_ctx *ctx = ctx_get();
+	struct objfs_path pf, pt;
+	struct stat sf, st;
+	int rc, dst_exists;
+
+	if (flags & ~RENAME_NOREPLACE)
+		return -EINVAL;          /* RENAME_EXCHANGE, RENAME_WHITEOUT */
+	rc = resolve_mut(ctx, from, &pf);
+	if (rc)
+		return rc;
+	rc = objfs_path_parse(&ctx->tenants, to, &pt);
+	if (rc)
+		return rc;
+	if (pt.tenant != pf.tenant)
+		return -EXDEV;           /* tenants are separate stores */
+	rc = resolve_mut(ctx, to, &pt);
+	if (rc)
+		return rc;
+	if (!pf.rel[0] || !pt.rel[0])
+		return -EBUSY;
+	if (!strcmp(pf.rel, pt.rel))
+		return 0;
+	rc = stat_path(ctx, &pf, &sf);
+	if (rc)
+		return rc;
+	dst_exists = stat_path(ctx, &pt, &st) == 0;
+	if (dst_exists && (flags & RENAME_NOREPLACE))
+		return -EEXIST;
+	if (S_ISDIR(sf.st_mode)) {
+		size_t n = strlen(pf.rel);
+
+		if (!strncmp(pt.rel, pf.rel, n) && pt.rel[n] == '/')
+			return -EINVAL;
+		if (dst_exists) {
+			if (!S_ISDIR(st.st_mode))
+				return -ENOTDIR;
+			rc = objfs_rmdir(to);   /* must be empty */
+			if (rc)
+				return rc;
+		}
+		return rename_dir(ctx, pf.tenant, pf.rel, pt.rel);
+	}
+	if (dst_exists && S_ISDIR(st.st_mode))
+		return -EISDIR;
+	return rename_file(ctx, pf.tenant, pf.rel, pt.rel);
+}
+
+static int objfs_link(const char *from, const char *to)
+{
+	return -EPERM;                   /* objects cannot share content by name */
+}
+
+/* ---- symlinks ---- */
+
+static int objfs_symlink(const char *target, const char *path)
+{
+	struct objfs_ctx *ctx = ctx_get();
+	struct fuse_context *fc = fuse_get_context();
+	char key[OBJFS_KEY_MAX + 1], etag[OBJFS_ETAG_MAX] = "";
+	struct objfs_seg seg;
+	struct objfs_source src;
+	struct objfs_putopts opts;
+	struct objfs_fileattr a;
+	struct objfs_kv *kv = NULL;
+	struct objfs_path p;
+	struct objfs_err err;
+	struct meta_entry e;
+	struct stat st;
+	size_t nkv = 0, tlen = strlen(target);
+	int rc = resolve_mut(ctx, path, &p);
+
+	if (rc)
+		return rc;
+	if (!p.rel[0] || stat_path(ctx, &p, &st) == 0)
+		return -EEXIST;
+	if (tlen > 4095)
+		return -ENAMETOOLONG;
+	rc = tenant_key(p.tenant, p.rel, key, sizeof(key));
+	if (rc)
+		return rc;
+	memset(&a, 0, sizeof(a));
+	a.mode = S_IFLNK | 0777;
+	a.has_mode = 1;
+	a.uid = fc->uid;
+	a.has_uid = 1;
+	a.gid = fc->gid;
+	a.has_gid = 1;
+	a.mtime_ns = now_ns();
+	a.has_mtime = 1;
+	rc = objfs_objmeta_encode(&a, &kv, &nkv);
+	if (rc)
+		return rc;
+	seg = (struct objfs_seg){ .fd = -1, .buf = target, .len = tlen };
+	src = (struct objfs_source){ &seg, 1, tlen };
+	memset(&opts, 0, sizeof(opts));
+	opts.content_type = "application/octet-stream";
+	opts.meta = kv;
+	opts.nmeta = nkv;
+	rc = objfs_prov_put(p.tenant->prov, p.tenant->bucket, key, &src, &opts, etag, &err);
+	objfs_kv_free(kv, nkv);
+	if (rc)
+		return rc;
+	memset(&e, 0, sizeof(e));
+	e.type = META_LINK;
+	e.mode = a.mode;
+	e.uid = a.uid;
+	e.gid = a.gid;
+	e.size = tlen;
+	e.mtime_ns = a.mtime_ns;
+	e.etag = etag;
+	e.target = (char *)target;
+	e.fetched_ms = meta_now_ms();
+	meta_put(ctx->meta, p.tenant->name, p.rel, &e, NULL);
+	return 0;
+}
+
+static int objfs_readlink(const char *path, char *buf, size_t size)
+{
+	struct objfs_ctx *ctx = ctx_get();
+	char key[OBJFS_KEY_MAX + 1];
+	struct objfs_path p;
+	struct objfs_err err;
+	struct meta_entry e;
+	uint64_t got = 0;
+	int rc = resolve(ctx, path, &p);
+
+	if (rc)
+		return rc;
+	if (!p.tenant || !p.rel[0])
+		return -EINVAL;
+	rc = lookup_entry(ctx, p.tenant, p.rel, &e, 0);
+	if (rc)
+		return rc;
+	if (e.type != META_LINK) {
+		meta_entry_clear(&e);
+		return -EINVAL;
+	}
+	if (size == 0) {
+		meta_entry_clear(&e);
+		return -EINVAL;
+	}
+	if (e.target) {
+		snprintf(buf, size, "%s", e.target);
+	} else {
+		rc = tenant_key(p.tenant, p.rel, key, sizeof(key));
+		if (rc == 0)
+			rc = objfs_prov_get(p.tenant->prov, p.tenant->bucket, key, 0, size - 1,
+					    e.etag, buf, &got, &err);
+		if (rc == 0) {
+			buf[got] = '\0';
+			free(e.target);
+			e.target = strdup(buf);
+			meta_put(ctx->meta, p.tenant->name, p.rel, &e, NULL);
+		}
+	}
+	meta_entry_clear(&e);
+	return rc;
+}
+
+/* ---- metadata: chmod, chown, utimens, xattrs ---- */
+
+/* Applies fn to the attributes of path and persists them. */
+typedef int (*attr_fn)(struct objfs_fileattr *a, void *arg);
+
+static int change_attr(const char *path, struct fuse_file_info *fi, attr_fn fn, void *arg)
+{
+	struct objfs_ctx *ctx = ctx_get();
+	struct objfs_file *f = NULL;
+	struct objfs_fileattr a;
+	struct objfs_path p;
+	struct meta_entry e;
+	int rc;
+
+	if (fi && fi->fh) {
+		f = ((struct handle *)(uintptr_t)fi->fh)->f;
+		if (f->tenant->conf->read_only)
+			return -EROFS;
+		file_ref(f);
+	} else {
+		rc = resolve_mut(ctx, path, &p);
+		if (rc)
+			return rc;
+		if (!p.rel[0])
+			return -EPERM;
+		f = files_lookup(ctx->files, p.tenant, p.rel);
+	}
+	if (f) {
+		/* staged or pending content: the change travels with the next commit */
+		pthread_mutex_lock(&f->lock);
+		rc = fn(&f->attr, arg);
+		if (rc == 0) {
+			f->dirty = 1;
+			f->ctime_ns = now_ns();
+		}
+		pthread_mutex_unlock(&f->lock);
+		if (rc == 0)
+			rc = file_commit(f);
+		file_put(f);
+		return rc;
+	}
+	rc = lookup_entry(ctx, p.tenant, p.rel, &e, 0);
+	if (rc)
+		return rc;
+	memset(&a, 0, sizeof(a));
+	a.mode = e.mode;
+	a.has_mode = 1;
+	a.uid = e.uid;
+	a.has_uid = 1;
+	a.gid = e.gid;
+	a.has_gid = 1;
+	a.mtime_ns = e.mtime_ns;
+	a.has_mtime = 1;
+	if (e.xattr) {
+		struct objfs_kv kv = { (char *)"xattr", e.xattr };
+		struct objfs_fileattr xa;
+
+		memset(&xa, 0, sizeof(xa));
+		if (objfs_objmeta_decode(&kv, 1, &xa) == 0) {
+			a.xattrs = xa.xattrs;
+			a.nxattrs = xa.nxattrs;
+		}
+	}
+	rc = fn(&a, arg);
+	if (rc == 0) {
+		struct objfs_kv *kv = NULL;
+		size_t nkv = 0;
+
+		rc = objfs_objmeta_encode(&a, &kv, &nkv);
+		if (rc == 0 && e.type == META_DIR) {
+			rc = put_marker(ctx, p.tenant, p.rel, &a);
+		} else if (rc == 0) {
+			char key[OBJFS_KEY_MAX + 1], etag[OBJFS_ETAG_MAX] = "";
+			struct objfs_putopts opts;
+			struct objfs_err err;
+
+			memset(&opts, 0, sizeof(opts));
+			opts.content_type = objfs_content_type_for(p.rel);
+			opts.meta = kv;
+			opts.nmeta = nkv;
+			opts.if_match = e.etag;
+			rc = tenant_key(p.tenant, p.rel, key, sizeof(key));
+			if (rc == 0)
+				rc = objfs_prov_copy(p.tenant->prov, p.tenant->bucket, key, key, &opts,
+						     etag, &err);
+			if (rc)
+				log_warn("metadata update %s/%s: %s", p.tenant->bucket, key, err.msg);
+			else if (etag[0]) {
+				free(e.etag);
+				e.etag = strdup(etag);
+			}
+		}
+		if (rc == 0) {
+			e.mode = a.mode;
+			e.uid = a.uid;
+			e.gid = a.gid;
+			e.mtime_ns = a.mtime_ns;
+			free(e.xattr);
+			e.xattr = NULL;
+			for (size_t i = 0; i < nkv; i++)
+				if (!strcmp(kv[i].key, "xattr"))
+					e.xattr = strdup(kv[i].value);
+			e.fetched_ms = meta_now_ms();
+			meta_put(ctx->meta, p.tenant->name, p.rel, &e, NULL);
+		}
+		objfs_kv_free(kv, nkv);
+	}
+	objfs_fileattr_clear(&a);
+	meta_entry_clear(&e);
+	return rc;
+}
+
+static int set_mode(struct objfs_fileattr *a, void *arg)
+{
+	mode_t m = *(mode_t *)arg;
+
+	a->mode = (a->mode & S_IFMT) | (m & 07777);
+	a->has_mode = 1;
+	return 0;
+}
+
+static int objfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	return change_attr(path, fi, set_mode, &mode);
+}
+
+struct owner { uid_t uid; gid_t gid; };
+
+static int set_owner(struct objfs_fileattr *a, void *arg)
+{
+	struct owner *o = arg;
+
+	if (o->uid != (uid_t)-1) {
+		a->uid = o->uid;
+		a->has_uid = 1;
+	}
+	if (o->gid != (gid_t)-1) {
+		a->gid = o->gid;
+		a->has_gid = 1;
+	}
+	return 0;
+}
+
+static int objfs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+	struct owner o = { uid, gid };
+
+	return change_attr(path, fi, set_owner, &o);
+}
+
+static int set_mtime(struct objfs_fileattr *a, void *arg)
+{
+	const struct timespec *tv = arg;
+
+	if (tv[1].tv_nsec == UTIME_OMIT)
+		return 0;
+	a->mtime_ns = tv[1].tv_nsec == UTIME_NOW ? now_ns()
+						 : (int64_t)tv[1].tv_sec * 1000000000LL + tv[1].tv_nsec;
+	a->has_mtime = 1;
+	return 0;
+}
+
+static int objfs_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+{
+	struct timespec t[2];
+
+	if (tv) {
+		t[0] = tv[0];
+		t[1] = tv[1];
+	} else {
+		t[0].tv_nsec = t[1].tv_nsec = UTIME_NOW;
+	}
+	return change_attr(path, fi, set_mtime, t);
+}
+
+struct xattr_set {
+	const char *name;
+	const char *value;
+	size_t size;
+	int flags;
+};
+
+static int set_xattr(struct objfs_fileattr *a, void *arg)
+{
+	struct xattr_set *x = arg;
+	const struct objfs_xattr *old = objfs_fileattr_get_xattr(a, x->name);
+
+	if ((x->flags & XATTR_CREATE) && old)
+		return -EEXIST;
+	if ((x->flags & XATTR_REPLACE) && !old)
+		return -ENODATA;
+	if (!x->value)
+		return objfs_fileattr_remove_xattr(a, x->name);
+	return objfs_fileattr_set_xattr(a, x->name, x->value, x->size);
+}
+
+static int objfs_setxattr(const char *path, const char *name, const char *value, size_t size,
+			  int flags)
+{
+	struct xattr_set x = { name, value, size, flags };
+
+	if (strncmp(name, "user.", 5))
+		return -ENOTSUP;         /* only the user namespace is stored */
+	return change_attr(path, NULL, set_xattr, &x);
+}
+
+static int objfs_removexattr(const char *path, const char *name)
+{
+	struct xattr_set x = { name, NULL, 0, XATTR_REPLACE };
+
+	if (strncmp(name, "user.", 5))
+		return -ENOTSUP;
+	return change_attr(path, NULL, set_xattr, &x);
+}
+
+/* Current xattrs of path into *a (caller clears). */
+static int read_xattrs(const char *path, struct objfs_fileattr *a)
+{
+	struct objfs_ctx *ctx = ctx_get();
+	struct objfs_file *f;
+	struct objfs_path p;
+	struct meta_entry e;
+	int rc = resolve(ctx, path, &p);
+
+	memset(a, 0, sizeof(*a));
+	if (rc)
+		return rc;
+	if (!p.tenant)
+		return 0;
+	f = files_lookup(ctx->files, p.tenant, p.rel);
+	if (f) {
+		pthread_mutex_lock(&f->lock);
+		rc = objfs_fileattr_copy(a, &f->attr);
+		pthread_mutex_unlock(&f->lock);
+		file_put(f);
+		return rc;
+	}
+	rc = lookup_entry(ctx, p.tenant, p.rel, &e, 0);
+	if (rc == 0 && e.xattr) {
+		struct objfs_kv kv = { (char *)"xattr", e.xattr };
+
+		rc = objfs_objmeta_decode(&kv, 1, a);
+	}
+	meta_entry_clear(&e);
+	return rc;
+}
+
+static int objfs_getxattr(const char *path, const char *name, char *value, size_t size)
+{
+	const struct objfs_xattr *x;
+	struct objfs_fileattr a;
+	int rc = read_xattrs(path, &a);
+
+	if (rc)
+		return rc;
+	x = objfs_fileattr_get_xattr(&a, name);
+	if (!x)
+		rc = -ENODATA;
+	else if (size == 0)
+		rc = (int)x->len;
+	else if (size < x->len)
+		rc = -ERANGE;
+	else {
+		memcpy(value, x->value, x->len);
+		rc = (int)x->len;
+	}
+	objfs_fileattr_clear(&a);
+	return rc;
+}
+
+static int objfs_listxattr(const char *path, char *list, size_t size)
+{
+	struct objfs_fileattr a;
+	size_t need = 0;
+	int rc = read_xattrs(path, &a);
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < a.nxattrs; i++)
+		need += strlen(a.xattrs[i].name) + 1;
+	if (size == 0) {
+		rc = (int)need;
+	} else if (size < need) {
+		rc = -ERANGE;
+	} else {
+		char *q = list;
+
+		for (size_t i = 0; i < a.nxattrs; i++) {
+			size_t l = strlen(a.xattrs[i].name) + 1;
+
+			memcpy(q, a.xattrs[i].name, l);
+			q += l;
+		}
+		rc = (int)need;
+	}
+	objfs_fileattr_clear(&a);
+	return rc;
+}
+
+/* ---- misc ---- */
+
+static int objfs_statfs(const char *path, struct statvfs *sv)
+{
+	memset(sv, 0, sizeof(*sv));
+	/* object stores have no fixed size: report 1 PiB, like s3fs does for S3 */
+	sv->f_bsize = 4096;
+	sv->f_frsize = 4096;
+	sv->f_blocks = (fsblkcnt_t)((1ULL << 50) / 4096);
+	sv->f_bfree = sv->f_blocks;
+	sv->f_bavail = sv->f_blocks;
+	sv->f_files = 1ULL << 32;
+	sv->f_ffree = sv->f_files;
+	sv->f_favail = sv->f_files;
+	sv->f_namemax = OBJFS_NAME_MAX;
+	return 0;
+}
+
+static int objfs_access(const char *path, int mask)
+{
+	struct objfs_ctx *ctx = ctx_get();
+	struct objfs_path p;
+	struct stat st;
+	int rc = resolve(ctx, path, &p);
+
+	if (rc)
+		return rc;
+	if ((mask & W_OK) && p.tenant && p.tenant->conf->read_only)
+		return -EROFS;
+	return stat_path(ctx, &p, &st);
+}
+
+static void *objfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	struct objfs_ctx *ctx = ctx_get();
+	int rc;
+
+	cfg->use_ino = 1;
+	cfg->hard_remove = 1;            /* unlinked open files live on in staging */
+	cfg->nullpath_ok = 1;
+	cfg->entry_timeout = 1.0;
+	cfg->attr_timeout = 1.0;
+	cfg->negative_timeout = 1.0;
+	if (conn->capable & FUSE_CAP_ASYNC_READ)
+		conn->want |= FUSE_CAP_ASYNC_READ;
+	conn->max_write = 1 << 20;
+	conn->max_readahead = 1 << 20;
+	/* threads start here, after fuse_main() has daemonised */
+	rc = writeback_recover(ctx->wb);
+	if (rc)
+		log_err("journal recovery failed: %s", strerror(-rc));
+	rc = writeback_start(ctx->wb);
+	if (rc)
+		log_err("cannot start upload workers: %s", strerror(-rc));
+	log_info("mounted: %zu tenant(s)", ctx->tenants.n);
+	return ctx;
+}
+
+static void objfs_destroy(void *private_data)
+{
+	struct objfs_ctx *ctx = private_data;
+	size_t left;
+
+	log_info("unmounting: draining %zu pending upload(s)", writeback_pending(ctx->wb));
+	left = writeback_drain(ctx->wb, ctx->cfg->drain_timeout_s);
+	if (left)
+		log_warn("drain timeout: %zu upload(s) left in the journal; they resume at next start",
+			 left);
+	else
+		log_info("all uploads landed");
+}
+
+static const struct fuse_operations objfs_ops = {
+	.init = objfs_init,
+	.destroy = objfs_destroy,
+	.getattr = objfs_getattr,
+	.access = objfs_access,
+	.readlink = objfs_readlink,
+	.opendir = objfs_opendir,
+	.readdir = objfs_readdir,
+	.mknod = objfs_mknod,
+	.mkdir = objfs_mkdir,
+	.symlink = objfs_symlink,
+	.unlink = objfs_unlink,
+	.rmdir = objfs_rmdir,
+	.rename = objfs_rename,
+	.link = objfs_link,
+	.chmod = objfs_chmod,
+	.chown = objfs_chown,
+	.truncate = objfs_truncate,
+	.utimens = objfs_utimens,
+	.create = objfs_create,
+	.open = objfs_open,
+	.read = objfs_read,
+	.write = objfs_write,
+	.statfs = objfs_statfs,
+	.flush = objfs_flush,
+	.release = objfs_release,
+	.fsync = objfs_fsync,
+	.fsyncdir = objfs_fsyncdir,
+	.setxattr = objfs_setxattr,
+	.getxattr = objfs_getxattr,
+	.listxattr = objfs_listxattr,
+	.removexattr = objfs_removexattr,
+};
+
+int objfs_fs_main(struct objfs_ctx *ctx, int argc, char **argv)
+{
+	return fuse_main(argc, argv, &objfs_ops, ctx);
+}

@@ -1164,6 +1164,7 @@ static int cfg_tenant_section(struct cfg_state *st, const struct cfg_sec *sec)
 {
 	struct objfs_config *c = st->cfg;
 	struct objfs_tenant_conf *t, *v;
+	int provider_line = sec->line;   /* the header when the default is used */
 	char *s;
 	int rc;
 
@@ -1187,7 +1188,16 @@ static int cfg_tenant_section(struct cfg_state *st, const struct cfg_sec *sec)
 		rc = cfg_set_opt(st, t, o, k->value, k->line, k->name);
 		if (rc)
 			return rc;
+		if (o->off == offsetof(struct objfs_tenant_conf, provider))
+			provider_line = k->line;
 	}
+	/* providers (and the default, after the environment) are all known here */
+	if (!t->provider && !(t->provider = strdup(c->default_provider)))
+		return cfg_oom(st);
+	if (!objfs_config_provider(c, t->provider))
+		return cfg_err(st, -EINVAL, provider_line,
+			       "tenant %s: provider \"%s\" is not defined (no [provider %s] section)",
+			       t->name, t->provider, t->provider);
 	if (!t->bucket) {
 		if (t->name[0] == '_')
 			return cfg_err(st, -EINVAL, sec->line,
@@ -1214,21 +1224,12 @@ static int cfg_tenant_section(struct cfg_state *st, const struct cfg_sec *sec)
 	return 0;
 }
 
-static int cfg_tenants_resolve(struct cfg_state *st)
+/* Isolation: two tenants must never share storage, so on one provider and
+ * bucket neither prefix may be a prefix of the other. */
+static int cfg_tenants_disjoint(struct cfg_state *st)
 {
 	struct objfs_config *c = st->cfg;
 
-	for (size_t i = 0; i < c->ntenants; i++) {
-		struct objfs_tenant_conf *t = &c->tenants[i];
-
-		if (!t->provider && !(t->provider = strdup(c->default_provider)))
-			return cfg_oom(st);
-		if (!objfs_config_provider(c, t->provider))
-			return cfg_err(st, -EINVAL, t->line,
-				       "tenant %s: provider \"%s\" is not defined (no [provider %s] section)",
-				       t->name, t->provider, t->provider);
-	}
-	/* isolation: two tenants must never share storage */
 	for (size_t i = 0; i < c->ntenants; i++) {
 		for (size_t j = 0; j < i; j++) {
 			const struct objfs_tenant_conf *a = &c->tenants[i], *b = &c->tenants[j];
@@ -1390,7 +1391,7 @@ int objfs_config_load(const char *path, struct objfs_config **out, char *errbuf,
 	if (!rc && cfg->ntenants == 0)
 		rc = cfg_err(&st, -EINVAL, 0, "no [tenant] sections");
 	if (!rc)
-		rc = cfg_tenants_resolve(&st);
+		rc = cfg_tenants_disjoint(&st);
 	if (!rc && !objfs_config_provider(cfg, cfg->default_provider)) {
 		int idx = (int)(cfg_find_opt(objfs_opts, NOBJFS_OPTS, "default_provider") - objfs_opts);
 

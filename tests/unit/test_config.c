@@ -237,7 +237,7 @@ static const struct bad_case bad_cases[] = {
 	{ "empty provider value", HDR "[provider p]\ntype = s3\nregion = ; <-\n[tenant acme]\n", NULL, "empty value" },
 
 	/* tenants */
-	{ "missing provider", HDR "[tenant acme] ; <-\nprovider = nosuch\n", NULL,
+	{ "missing provider", HDR "[tenant acme]\nprovider = nosuch ; <-\n", NULL,
 	  "provider \"nosuch\" is not defined" },
 	{ "missing default provider", "[objfs]\ncache_dir = @DIR@/cache\ndefault_provider = main\n[tenant acme] ; <-\n",
 	  NULL, "provider \"main\" is not defined" },
@@ -345,6 +345,9 @@ static const struct bad_case bad_cases[] = {
 	/* environment */
 	{ "env provider missing", HDR "[tenant acme] ; <-\n", "OBJFS_PROVIDER=nosuch",
 	  "provider \"nosuch\" is not defined" },
+	{ "env provider missing, explicit ok", HDR "[provider p]\ntype = local\nroot = /x\n"
+	  "[tenant acme]\nprovider = p\n[tenant globex] ; <-\n", "OBJFS_PROVIDER=nosuch",
+	  "tenant globex: provider \"nosuch\" is not defined" },
 	{ "env provider invalid", HDR "[tenant acme]\n", "OBJFS_PROVIDER=bad name", "OBJFS_PROVIDER" },
 	{ "env log level", HDR "[tenant acme]\n", "OBJFS_LOG_LEVEL=loud", "environment OBJFS_LOG_LEVEL" },
 	{ "env mountpoint", HDR "[tenant acme]\n", "OBJFS_MOUNTPOINT=relative", "not an absolute path" },

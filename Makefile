@@ -35,7 +35,8 @@ HDRS        := $(wildcard src/*.h include/objfs/*.h tests/unit/*.h)
 all: $(BUILD)/objfs $(BUILD)/objfs-ctl
 
 $(BUILD)/obj/%.o: src/%.c $(HDRS) | $(BUILD)/obj
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/libobjfs.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^

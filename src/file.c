@@ -980,6 +980,10 @@ int file_commit(struct objfs_file *f)
 			fsync_idx[nfs++] = (uint32_t)i;
 	}
 	uint32_t ver = f->cur_ver;
+	int64_t prev_seq = f->last_seq;
+	/* a newer commit is in progress: an older upload landing meanwhile must
+	 * not take the file for clean (last_seq is set once the entry is durable) */
+	f->last_seq = -1;
 	f->commit_ver = f->cur_ver;
 	f->cur_ver++;
 	f->dirty = 0;
@@ -1010,6 +1014,8 @@ int file_commit(struct objfs_file *f)
 		f->dirty = 1;
 		f->new_fid_dir |= fid_created;
 		f->pending--;
+		if (f->last_seq == -1)
+			f->last_seq = prev_seq;
 		pthread_mutex_unlock(&f->lock);
 		goto out_unlock;
 	}

@@ -453,7 +453,17 @@ static int objfs_opendir(const char *path, struct fuse_file_info *fi)
 	rc = stat_path(ctx, &p, &st);
 	if (rc)
 		return rc;
-	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	/* readdir may get a NULL path (nullpath_ok): the handle keeps it */
+	fi->fh = (uint64_t)(uintptr_t)strdup(path);
+	return fi->fh ? 0 : -ENOMEM;
+}
+
+static int objfs_releasedir(const char *path, struct fuse_file_info *fi)
+{
+	free((char *)(uintptr_t)fi->fh);
+	return 0;
 }
 
 static int objfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
@@ -464,24 +474,31 @@ static int objfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, of
 	struct objfs_path p;
 	struct stat st;
 	int64_t listed;
-	int rc = resolve(ctx, path, &p);
+	int rc = resolve(ctx, fi && fi->fh ? (const char *)(uintptr_t)fi->fh : path, &p);
 
 	if (rc)
 		return rc;
-	memset(&st, 0, sizeof(st));
-	if (off < 1) {
-		st.st_mode = S_IFDIR;
-		if (filler(buf, ".", &st, 1, 0))
-			return 0;
-	}
+	enum fuse_fill_dir_flags plus = (flags & FUSE_READDIR_PLUS) ? FUSE_FILL_DIR_PLUS : 0;
+
+	/* glibc skips entries whose d_ino is 0: every entry carries its inode */
 	if (off < 2) {
+		if (stat_path(ctx, &p, &st))
+			stat_root(ctx, &st);
+		if (off < 1 && filler(buf, ".", &st, 1, 0))
+			return 0;
+		st.st_ino = 1;
 		if (filler(buf, "..", &st, 2, 0))
 			return 0;
 	}
 	if (!p.tenant) {
 		for (size_t i = off > 2 ? (size_t)off - 2 : 0; i < ctx->tenants.n; i++) {
-			st.st_mode = S_IFDIR | 0755;
-			if (filler(buf, ctx->tenants.v[i].name, &st, (off_t)(i + 3), 0))
+			struct meta_entry e;
+
+			if (lookup_entry(ctx, &ctx->tenants.v[i], "", &e, 0))
+				continue;
+			stat_from_entry(&e, &st);
+			meta_entry_clear(&e);
+			if (filler(buf, ctx->tenants.v[i].name, &st, (off_t)(i + 3), plus))
 				break;
 		}
 		return 0;
@@ -504,7 +521,7 @@ static int objfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, of
 		for (i = 0; i < n; i++) {
 			if (!full) {
 				stat_from_entry(&ents[i], &st);
-				if (filler(buf, ents[i].name, &st, (off_t)(ents[i].cookie + 2), 0))
+				if (filler(buf, ents[i].name, &st, (off_t)(ents[i].cookie + 2), plus))
 					full = 1;
 				else
 					after = ents[i].cookie;
@@ -1038,6 +1055,8 @@ static int rename_dir(struct objfs_ctx *ctx, struct objfs_tenant *t, const char 
 		return rc;
 	files_rename(ctx->files, t, from, to);
 	meta_rename(ctx->meta, t->name, from, to);
+	/* copies have new ETags: cached attributes below `to` must be refetched */
+	meta_expire_tree(ctx->meta, t->name, to);
 	return 0;
 }
 
@@ -1638,6 +1657,7 @@ static const struct fuse_operations objfs_ops = {
 	.readlink = objfs_readlink,
 	.opendir = objfs_opendir,
 	.readdir = objfs_readdir,
+	.releasedir = objfs_releasedir,
 	.mknod = objfs_mknod,
 	.mkdir = objfs_mkdir,
 	.symlink = objfs_symlink,

@@ -21,7 +21,7 @@ enum {
 	ST_GET, ST_PUT, ST_DEL, ST_DEL_TREE, ST_DEL_TREE_DIRS,
 	ST_REN_DROP, ST_REN_MOVE, ST_REN_DIRS_DROP, ST_REN_DIRS_MOVE,
 	ST_LIST_BEGIN, ST_LIST_ADD, ST_LIST_SWEEP, ST_LIST_END, ST_LIST_TIME, ST_LIST_INVAL,
-	ST_READDIR, ST_HAS_CHILD,
+	ST_READDIR, ST_HAS_CHILD, ST_EXPIRE_TREE,
 	ST_J_INSERT, ST_J_UPLOAD_ID, ST_J_ADD_PART, ST_J_PARTS, ST_J_DEL, ST_J_DEL_PARTS,
 	ST_J_RETARGET, ST_J_LOAD,
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
@@ -71,6 +71,7 @@ static const char *const sql_text[ST_COUNT] = {
 		   " AND type != 0 AND ino > ?3 ORDER BY ino LIMIT ?4",
 	[ST_HAS_CHILD] = "SELECT 1 FROM entries WHERE tenant = ?1 AND parent = ?2 AND path != ''"
 		   " AND type != 0 LIMIT 1",
+	[ST_EXPIRE_TREE] = "UPDATE entries SET fetched_ms = 0 WHERE tenant = ?1 AND " TREE("path", "?2"),
 	[ST_J_INSERT] = "INSERT INTO uploads(fid, tenant, path, size, base_etag, base_len, chunks,"
 		   " meta, content_type, upload_id, created_ms)"
 		   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -423,6 +424,16 @@ int meta_del_tree(struct objfs_meta *m, const char *tenant, const char *path)
 	if (!rc)
 		rc = run_tp(m, ST_DEL_TREE_DIRS, tenant, path, NULL, NULL, NULL);
 	rc = finish(m, rc);
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+int meta_expire_tree(struct objfs_meta *m, const char *tenant, const char *path)
+{
+	int rc;
+
+	pthread_mutex_lock(&m->lock);
+	rc = run_tp(m, ST_EXPIRE_TREE, tenant, path, NULL, NULL, NULL);
 	pthread_mutex_unlock(&m->lock);
 	return rc;
 }

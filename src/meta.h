@@ -104,6 +104,9 @@ int meta_del_tree(struct objfs_meta *m, const char *tenant, const char *path);
 int meta_rename(struct objfs_meta *m, const char *tenant, const char *path,
 		const char *new_path);
 
+/* Marks path and every row beneath it as stale (refetched on next use). */
+int meta_expire_tree(struct objfs_meta *m, const char *tenant, const char *path);
+
 /* Listing store: begin a new listing of dir (returns a generation), store
  * pages of children with meta_listing_add, then meta_listing_end removes
  * children not seen in this generation and marks the listing complete at

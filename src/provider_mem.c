@@ -181,7 +181,7 @@ static int mem_read_source(const struct objfs_source *src, unsigned char **out,
 			}
 			done += (uint64_t)n;
 		}
-		if (s->fd < 0 && s->buf)
+		if (s->fd < 0 && s->buf && s->len)
 			memcpy(buf + pos, s->buf, (size_t)s->len);
 		pos += s->len;
 	}

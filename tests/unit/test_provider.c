@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "objfs/provider.h"
@@ -682,6 +683,68 @@ static void test_multipart(void **state)
 	free(b);
 }
 
+/* ---- threads ---- */
+
+#define RACE_THREADS 8
+
+struct race {
+	struct fx *f;
+	int id;
+	int created;        /* if_none_match puts that succeeded */
+	int failed;         /* anything unexpected */
+};
+
+static void *race_main(void *arg)
+{
+	struct race *r = arg;
+	struct objfs_putopts inm = { .if_none_match = 1 };
+	struct objfs_err err;
+	char key[64], body[64];
+
+	for (int i = 0; i < 50; i++) {
+		struct objfs_seg seg = { .fd = -1, .buf = body };
+		struct objfs_source src = { .segs = &seg, .nsegs = 1 };
+		int rc;
+		/* Everybody races to create the same key: exactly one wins. */
+		snprintf(key, sizeof(key), "race/k%d", i);
+		seg.len = src.size = (uint64_t)snprintf(body, sizeof(body), "t%d", r->id);
+		rc = objfs_prov_put(r->f->p, B, key, &src, &inm, NULL, &err);
+		if (rc == 0)
+			r->created++;
+		else if (rc != -EEXIST)
+			r->failed++;
+		/* Put and delete siblings in one directory (rmdir vs mkdir). */
+		snprintf(key, sizeof(key), "churn/d%d/x%d", i % 3, r->id);
+		if (objfs_prov_put(r->f->p, B, key, &src, NULL, NULL, &err) != 0 ||
+		    objfs_prov_del(r->f->p, B, key, &err) != 0)
+			r->failed++;
+	}
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	struct fx *f = *state;
+	struct race r[RACE_THREADS];
+	pthread_t t[RACE_THREADS];
+	int created = 0;
+	size_t n;
+
+	for (int i = 0; i < RACE_THREADS; i++) {
+		r[i] = (struct race){ .f = f, .id = i };
+		assert_int_equal(pthread_create(&t[i], NULL, race_main, &r[i]), 0);
+	}
+	for (int i = 0; i < RACE_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(r[i].failed, 0);
+		created += r[i].created;
+	}
+	assert_int_equal(created, 50);
+	char **items = list_all(f, "", NULL, 7, &n);
+	assert_int_equal(n, 50);      /* churn/ is empty again */
+	free_items(items, n);
+}
+
 /* ---- buckets, presign, health ---- */
 
 static void test_buckets(void **state)
@@ -1180,6 +1243,7 @@ int main(void)
 		BOTH(test_presign),
 		BOTH(test_health),
 		BOTH(test_wrappers_log),
+		BOTH(test_threads),
 		cmocka_unit_test(test_presign_vector),
 		LOCAL(test_local_atomic),
 		LOCAL(test_local_format_and_torn_slot),

@@ -655,8 +655,7 @@ static int local_write_source(int fd, const struct objfs_source *src, struct obj
 		else if (s->buf)
 			rc = local_pwrite_all(fd, s->buf, (size_t)s->len, pos);
 		if (rc < 0)
-			return objfs_err_set(err, rc == -EIO ? -EIO : rc,
-					     "writing segment %zu: %s", i,
+			return objfs_err_set(err, rc, "writing segment %zu: %s", i,
 					     rc == -EIO ? "source shorter than declared" :
 					     strerror(-rc));
 		pos += s->len;
@@ -819,14 +818,15 @@ static int local_obj_open(int bfd, const char *key, const char *rel,
 	return fd;
 }
 
-/* Builds a temporary object file: slot A from oi (seq 1), data written by
- * fill (a source, or a byte range of another fd). */
+/* The data of a new object: a source, or oi->size bytes of in_fd at in_off. */
 struct local_body {
 	const struct objfs_source *src;    /* or: */
 	int in_fd;
 	uint64_t in_off;
 };
 
+/* Builds a complete temporary object file: slot A from oi (seq 1), the
+ * body, fsync.  Its path goes to tmp (64 bytes); removed on failure. */
 static int local_tmp_build(struct objfs_provider *p, const struct objfs_objinfo *oi,
 			   const struct local_body *body, char *tmp, struct objfs_err *err)
 {
@@ -842,13 +842,16 @@ static int local_tmp_build(struct objfs_provider *p, const struct objfs_objinfo 
 		rc = objfs_err_set(err, -errno, "ftruncate: %s", strerror(errno));
 		goto out;
 	}
-	if (body->src)
+	if (body->src) {
 		rc = local_write_source(fd, body->src, err);
-	else if (body->in_fd >= 0 && oi->size)
+		if (rc < 0)
+			goto out;
+	} else if (body->in_fd >= 0 && oi->size) {
 		rc = local_copy_range(body->in_fd, body->in_off, fd, LOCAL_DATA_OFF, oi->size);
-	if (rc < 0) {
-		objfs_err_set(err, rc, "writing object data: %s", strerror(-rc));
-		goto out;
+		if (rc < 0) {
+			objfs_err_set(err, rc, "copying object data: %s", strerror(-rc));
+			goto out;
+		}
 	}
 	if (fsync(fd) < 0)
 		rc = objfs_err_set(err, -errno, "fsync: %s", strerror(errno));
@@ -1203,8 +1206,7 @@ static int local_del_batch(struct objfs_provider *p, const char *bucket,
 
 /* Replaces the metadata of the object at rel in place: the slot not in use
  * gets seq + 1 and is fdatasync'ed; a torn write leaves the old slot valid. */
-static int local_replace_meta(struct objfs_provider *p, int bfd, const char *key,
-			      const char *rel, const struct objfs_putopts *opts,
+static int local_replace_meta(struct objfs_provider *p, int bfd, const char *rel, const struct objfs_putopts *opts,
 			      char *etag_out, struct objfs_err *err)
 {
 	struct objfs_objinfo cur = { 0 }, oi = { 0 };
@@ -1248,7 +1250,6 @@ out:
 		close(fd);
 	objfs_objinfo_clear(&cur);
 	objfs_objinfo_clear(&oi);
-	(void)key;
 	return rc;
 }
 
@@ -1276,7 +1277,7 @@ static int local_copy(struct objfs_provider *p, const char *bucket, const char *
 					   "copy onto itself without replacing metadata");
 			goto out;
 		}
-		rc = local_replace_meta(p, bfd, dst_key, drel, opts, etag_out, err);
+		rc = local_replace_meta(p, bfd, drel, opts, etag_out, err);
 		goto out;
 	}
 	rc = fd = local_obj_open(bfd, src_key, srel, &src, err);
@@ -1347,7 +1348,7 @@ struct local_walk {
 	struct objfs_listb *b;
 	struct objfs_err *err;
 	char rel[PATH_MAX];              /* directory, relative to the bucket */
-	char key[OBJFS_KEY_MAX + 2];     /* its key prefix S */
+	char key[OBJFS_KEY_MAX + 2];     /* its key prefix S (+ c + "/" while sorting) */
 	int done;                        /* page complete */
 };
 
@@ -1454,7 +1455,7 @@ static int local_read_dir(struct local_walk *w, size_t keylen, const char *rest,
 		if (de->d_name[0] == '.')
 			continue;
 		len = local_seg_dec(de->d_name, dec);
-		if (len < 0 || keylen + (size_t)len + 1 > OBJFS_KEY_MAX)
+		if (len < 0 || keylen + (size_t)len > OBJFS_KEY_MAX)
 			continue;
 		if (restlen && ((size_t)len < restlen || memcmp(dec, rest, restlen) != 0))
 			continue;
@@ -1470,7 +1471,8 @@ static int local_read_dir(struct local_walk *w, size_t keylen, const char *rest,
 	for (size_t i = 0; i < ld->nchildren; i++) {
 		const struct local_child *c = &ld->children[i];
 		memcpy(w->key + keylen, c->name, c->len + 2);   /* S + c + "/" */
-		if (!objfs_listb_prunable(w->b, w->key, keylen + c->len + 1))
+		if (keylen + c->len + 1 <= OBJFS_KEY_MAX &&
+		    !objfs_listb_prunable(w->b, w->key, keylen + c->len + 1))
 			ld->items[ld->nitems++] = (struct local_item){ c, 1 };
 		w->key[keylen + c->len] = '\0';                /* S + c */
 		if (!w->b->token || strcmp(w->key, w->b->token) > 0)
@@ -2235,7 +2237,7 @@ static int local_health(struct objfs_provider *p, const char *bucket,
 	struct timespec t0;
 	struct statvfs sv;
 	char tmp[64];
-	int fd, rc = 0;
+	int fd;
 
 	memset(out, 0, sizeof(*out));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -2274,8 +2276,7 @@ static int local_health(struct objfs_provider *p, const char *bucket,
 out:
 	if (out->latency_s == 0)
 		out->latency_s = local_elapsed(&t0);
-	(void)err;
-	return rc;
+	return 0;
 }
 
 const struct objfs_provider_ops objfs_provider_local = {

@@ -148,6 +148,10 @@ static char *get_str(struct fx *f, const char *key)
 	return buf;
 }
 
+static char **list_all(struct fx *f, const char *prefix, const char *delim,
+		       unsigned max_keys, size_t *n);
+static void free_items(char **items, size_t n);
+
 /* ---- round trips ---- */
 
 static const char *const rt_keys[] = {
@@ -281,6 +285,11 @@ static void test_missing_and_bad_keys(void **state)
 		okkey[i] = '/';
 	assert_int_equal(put_str(f, okkey, "ok"), 0);
 	free(get_str(f, okkey));
+	size_t n;
+	char **items = list_all(f, "k", NULL, 0, &n);
+	assert_int_equal(n, 1);
+	assert_string_equal(items[0] + 1, okkey);
+	free_items(items, n);
 	/* A key that is also a prefix: "p" and "p/q" are both objects. */
 	assert_int_equal(put_str(f, "p", "1"), 0);
 	assert_int_equal(put_str(f, "p/q", "2"), 0);

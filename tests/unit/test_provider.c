@@ -826,11 +826,15 @@ static void test_presign(void **state)
 	fx_secret(f, secret);
 	assert_int_equal(objfs_prov_presign(f->p, B, key, "GET", 60, &url, &f->err), 0);
 	assert_non_null(url);
-	if (f->kind == KIND_LOCAL)
-		assert_int_equal(strncmp(url, "http://127.0.0.1:9080/bkt/dir/my%20file%2B%C3%BC.txt?"
-					 "X-Objfs-Method=GET&X-Objfs-Expires=1700000060&", 93), 0);
-	else
+	if (f->kind == KIND_LOCAL) {
+		static const char want[] = "http://127.0.0.1:9080/bkt/dir/my%20file%2B%C3%BC.txt?"
+					   "X-Objfs-Method=GET&X-Objfs-Expires=1700000060&"
+					   "X-Objfs-Signature=";
+		assert_int_equal(strncmp(url, want, sizeof(want) - 1), 0);
+		assert_int_equal(strlen(url), sizeof(want) - 1 + 64);
+	} else {
 		assert_int_equal(strncmp(url, "mem://bkt/", 10), 0);
+	}
 	url_params(url, expires, sig);
 	assert_string_equal(expires, "1700000060");
 	assert_int_equal(strlen(sig), 64);

@@ -296,6 +296,7 @@ class Objfs:
     def stop(self, timeout=STOP_TIMEOUT, expect_rc=0):
         """Unmounts (the daemon drains pending uploads) and waits for exit 0."""
         assert self.proc is not None, "daemon not running"
+        self.check_alive()
         r = subprocess.run(["fusermount3", "-u", self.mnt], capture_output=True, timeout=30)
         if r.returncode != 0:
             msg = r.stderr.decode(errors="replace").strip()
@@ -315,6 +316,22 @@ class Objfs:
             raise DaemonFailure("objfs exited %s after unmount (expected %s):\n%s"
                                 % (rc, expect_rc, self.log_tail()))
         return rc
+
+    def check_alive(self):
+        """Fails when the daemon died on its own (crash, abort, signal)."""
+        if self.proc is None or self.proc.poll() is None:
+            return
+        rc = self.proc.returncode
+        self.proc = None
+        self._disarm_watchdog()
+        self.lazy_unmount()
+        how = ("killed by signal %d (%s)" % (-rc, signal.Signals(-rc).name)) if rc < 0 \
+            else "exit status %d" % rc
+        if self.watchdog_fired:
+            how += " (by the test watchdog after %.0fs)" % self.watchdog_s
+        msg = "daemon died while mounted: %s\n%s" % (how, self.log_tail(30))
+        self.errors.append(msg)
+        raise DaemonFailure(msg)
 
     def terminate(self, timeout=STOP_TIMEOUT):
         """SIGTERM; returns the exit status."""
@@ -370,6 +387,10 @@ class Objfs:
 
     def close(self):
         """Teardown: make sure nothing is left mounted or running."""
+        try:
+            self.check_alive()
+        except DaemonFailure:
+            pass
         if self.proc is not None:
             try:
                 self.stop(timeout=30)
@@ -521,7 +542,8 @@ def objfs_factory(tmp_path, request):
                 problems.append("sanitizer report in %s:\n%s" % (
                     b, "\n".join(open(b, errors="replace").read().splitlines()[-80:])))
         for e in o.errors:
-            if not e.startswith("sanitizer report"):
+            if not e.startswith("sanitizer report") and not (
+                    o.watchdog_fired and e.startswith("daemon died")):
                 problems.append(e)
     if problems:
         pytest.fail("\n\n".join(problems), pytrace=False)

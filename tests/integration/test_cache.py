@@ -29,6 +29,7 @@ def test_warm_listing_after_restart(objfs_factory):
     for i in range(200):
         fs.wait_landed("acme", "many/f%03d.txt" % i, b"x" * i, timeout=30)
     first = ls_l(d)
+    first_root = ls_l(fs.p("acme"))
     assert len(first) == 200
     assert first["f123.txt"][2] == 123
     fs.stop()
@@ -37,7 +38,7 @@ def test_warm_listing_after_restart(objfs_factory):
     mark = fs.log_offset()
     second = ls_l(d)
     third = ls_l(fs.p("acme"))
-    assert list(third) == ["many"]
+    assert third == first_root and list(third) == ["many"]
     fs.wait_log_quiet(quiet=0.3, timeout=3)
     ops = fs.ops(mark)
     assert sum(ops.values()) == 0, "provider requests during a warm ls -l: %r\n%s" % (

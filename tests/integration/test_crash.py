@@ -72,7 +72,7 @@ def test_sigterm_drains(objfs_factory):
         with open(fs.p("globex", n), "wb") as f:
             f.write(d)
     rc = fs.terminate()
-    assert rc == 0
     for n, d in data.items():
         o = fs.stored("globex", n)
         assert o is not None and o.read() == d, n
+    assert rc == 0, "exit status %d after SIGTERM" % rc

@@ -37,7 +37,9 @@
  * Parallelism.  A read that misses several blocks queues all but its first
  * missing block to the workers (front of the queue), fills the first itself
  * and then takes, or waits for, the others in order.  Readahead jobs go to
- * the back of the same bounded queue and are dropped when it is full.
+ * the back of the same bounded queue and are dropped when it is full.  A
+ * reader that takes a queued block cancels its job (the ring slot stays, with
+ * no entry), and a read that fails cancels the jobs it queued.
  *
  * Locking.  One mutex, rc->lock, protects the index, the LRU, the space
  * counters, the queue, the stream table and the stats; it is never held
@@ -871,8 +873,13 @@ ssize_t objfs_readcache_read(struct objfs_readcache *rc, struct objfs_prov *prov
 out:
 	if (pinned > 0) {
 		pthread_mutex_lock(&rc->lock);
-		for (uint64_t i = 0; i < pinned; i++)
+		for (uint64_t i = 0; i < pinned; i++) {
+			/* After an error, the blocks we queued are not wanted. */
+			if (ret < 0 && slots[i].created && slots[i].e->state == RC_FILLING &&
+			    !slots[i].e->taken)
+				rc_cancel_job_locked(rc, slots[i].e, &reap);
 			rc_unpin_locked(rc, slots[i].e, &reap);
+		}
 		pthread_mutex_unlock(&rc->lock);
 		rc_reap(rc, reap);
 	}

@@ -292,7 +292,8 @@ int files_any_under(struct objfs_files *fs, struct objfs_tenant *t, const char *
 	pthread_mutex_lock(&fs->lock);
 	for (size_t i = 0; i < FILES_HASH && !found; i++)
 		for (struct objfs_file *f = fs->hash[i]; f && !found; f = f->hnext)
-			if (f->tenant == t && strcmp(f->path, dir) && path_under(f->path, dir))
+			if (f->tenant == t && !f->unlinked && strcmp(f->path, dir) &&
+			    path_under(f->path, dir))
 				found = 1;
 	pthread_mutex_unlock(&fs->lock);
 	return found;
@@ -1039,16 +1040,17 @@ static int chunk_live(size_t idx, uint32_t ver, void *arg)
 	return idx < f->nchunks && f->chunks[idx].ver == ver;
 }
 
-void file_landed(struct objfs_file *f, int64_t seq, const char *etag, uint64_t size)
+void file_landed(struct objfs_file *f, int64_t seq, const char *old_base, const char *etag,
+		 uint64_t size)
 {
 	pthread_mutex_lock(&f->lock);
 	if (f->pending)
 		f->pending--;
-	if (etag && seq == f->last_seq && !f->dirty && !f->unlinked) {
-		/* The object now holds exactly the file's state: drop the staging. */
+	if (etag && !f->unlinked) {
 		char *e = strdup(etag);
 
-		if (e) {
+		if (e && seq == f->last_seq && !f->dirty) {
+			/* The object now holds exactly the file's state: drop the staging. */
 			free(f->base_etag);
 			f->base_etag = e;
 			f->base_len = size;
@@ -1059,6 +1061,17 @@ void file_landed(struct objfs_file *f, int64_t seq, const char *etag, uint64_t s
 				f->chunks[i].ver = 0;
 				f->chunks[i].len = 0;
 			}
+		} else if (e && (old_base ? f->base_etag && !strcmp(old_base, f->base_etag)
+					  : !f->base_etag)) {
+			/* Newer changes exist.  Every chunk they still read from the old
+			 * base lies within [0, base_len) and was unstaged in the landed
+			 * version too, so the new object has the same bytes there. */
+			free(f->base_etag);
+			f->base_etag = e;
+			if (!old_base)
+				f->base_len = 0;
+		} else {
+			free(e);
 		}
 	}
 	if (f->pending == 0 && !f->unlinked)

@@ -118,9 +118,12 @@ void file_stat(struct objfs_file *f, struct stat *st, uint64_t ino);
 char *file_meta_text(const struct objfs_fileattr *a);
 int file_meta_parse(const char *text, struct objfs_kv **kv, size_t *n);
 
-/* Called by write-back when journal entry seq of f has landed as etag (or was
- * dropped: etag NULL).  Frees staged chunks that nothing needs any more. */
-void file_landed(struct objfs_file *f, int64_t seq, const char *etag, uint64_t size);
+/* Called by write-back when journal entry seq of f, committed over base
+ * object old_base (NULL: none), has landed as etag (or was dropped: etag
+ * NULL).  Rebases the file onto the new object and frees staged chunks that
+ * nothing needs any more. */
+void file_landed(struct objfs_file *f, int64_t seq, const char *old_base, const char *etag,
+		 uint64_t size);
 
 /* Reads base-object bytes (helper shared with write-back). */
 ssize_t file_read_base(struct objfs_ctx *ctx, struct objfs_tenant *t, const char *key,

@@ -17,7 +17,10 @@
 #define FUSE_USE_VERSION 35
 #include <errno.h>
 #include <fuse.h>
+#include <fuse_lowlevel.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +89,10 @@ static int resolve(struct objfs_ctx *ctx, const char *path, struct objfs_path *p
 	return 0;
 }
 
+/* resolve_mut() for operations that create a name: a new name directly
+ * under the root would be a new tenant, which only the configuration makes. */
+static int resolve_new(struct objfs_ctx *ctx, const char *path, struct objfs_path *p);
+
 /* resolve() for operations that change the tenant. */
 static int resolve_mut(struct objfs_ctx *ctx, const char *path, struct objfs_path *p)
 {
@@ -98,6 +105,26 @@ static int resolve_mut(struct objfs_ctx *ctx, const char *path, struct objfs_pat
 	if (p->tenant->conf->read_only)
 		return -EROFS;
 	return 0;
+}
+
+/* libfuse renames an unlinked file that is still open to .fuse_hiddenXXXX
+ * (hard_remove off, so that fstat on it keeps working): such a name is our
+ * unlink with open handles, never an object. */
+static int is_hidden(const char *rel)
+{
+	const char *base = strrchr(rel, '/');
+
+	base = base ? base + 1 : rel;
+	return strncmp(base, ".fuse_hidden", 12) == 0;
+}
+
+static int resolve_new(struct objfs_ctx *ctx, const char *path, struct objfs_path *p)
+{
+	int rc = resolve_mut(ctx, path, p);
+
+	if (rc == -ENOENT && path && path[0] == '/' && !strchr(path + 1, '/'))
+		return -EPERM;
+	return rc;
 }
 
 static void parent_of(const char *rel, char *out, size_t len)
@@ -152,27 +179,77 @@ static int fresh(int64_t fetched_ms, unsigned ttl_s)
 	return ttl_s && meta_now_ms() - fetched_ms < (int64_t)ttl_s * 1000;
 }
 
-/* Is there any key below dir (a directory, possibly without marker)? */
-static int probe_dir(struct objfs_tenant *t, const char *rel, struct objfs_objinfo *marker)
+/*
+ * Asks the provider what key is: one listing with prefix key and delimiter
+ * "/" shows both the object key (it sorts first) and the common prefix
+ * "key/" (after keys such as "key-1" or "key.txt"; if more than a page of
+ * those come first, a second, one-key listing settles it).  The directory
+ * wins; its marker object, if any, carries its attributes.  An object
+ * listed without metadata is asked for it with a head.
+ */
+static int probe_name(struct objfs_tenant *t, const char *key, struct objfs_objinfo *oi,
+		      struct objfs_objinfo *marker, struct meta_entry *e, struct objfs_ctx *ctx)
 {
-	char key[OBJFS_KEY_MAX + 2];
+	char dkey[OBJFS_KEY_MAX + 2];
 	struct objfs_listing l;
 	struct objfs_err err;
-	int rc;
+	int rc, is_dir = 0, is_obj = 0, obj_meta = 0;
 
-	rc = dir_key(t, rel, key, sizeof(key));
-	if (rc)
-		return rc;
+	snprintf(dkey, sizeof(dkey), "%s/", key);
 	memset(&l, 0, sizeof(l));
-	rc = objfs_prov_list(t->prov, t->bucket, key, NULL, NULL, 1, &l, &err);
-	if (rc == 0) {
-		rc = l.nobjects ? 0 : -ENOENT;
-		/* the marker itself carries the directory's metadata */
-		if (rc == 0 && marker && !strcmp(l.objects[0].key, key))
-			objfs_objinfo_copy(marker, &l.objects[0]);
+	rc = objfs_prov_list(t->prov, t->bucket, key, "/", NULL, 0, &l, &err);
+	if (rc) {
+		log_warn("list %s/%s: %s", t->bucket, key, err.msg);
+		return rc;
+	}
+	for (size_t i = 0; i < l.nprefixes && !is_dir; i++)
+		is_dir = !strcmp(l.prefixes[i], dkey);
+	for (size_t i = 0; i < l.nobjects && !is_obj; i++) {
+		if (strcmp(l.objects[i].key, key))
+			continue;
+		is_obj = 1;
+		obj_meta = l.objects[i].has_meta;
+		if (obj_meta)
+			objfs_objinfo_copy(oi, &l.objects[i]);
+	}
+	if (!is_dir && l.next_token) {
+		/* a truncated page may have stopped before "key/" */
+		const char *last = l.nprefixes ? l.prefixes[l.nprefixes - 1] : NULL;
+		const char *lobj = l.nobjects ? l.objects[l.nobjects - 1].key : NULL;
+
+		if (!last || (lobj && strcmp(lobj, last) > 0))
+			last = lobj;
+		if (!last || strcmp(last, dkey) < 0) {
+			struct objfs_listing l2;
+
+			memset(&l2, 0, sizeof(l2));
+			rc = objfs_prov_list(t->prov, t->bucket, dkey, NULL, NULL, 1, &l2, &err);
+			is_dir = rc == 0 && l2.nobjects > 0;
+			objfs_listing_clear(&l2);
+		}
 	}
 	objfs_listing_clear(&l);
-	return rc;
+	if (rc)
+		return rc;
+	if (is_dir) {
+		rc = objfs_prov_head(t->prov, t->bucket, dkey, marker, &err);
+		if (rc && rc != -ENOENT)
+			return rc;
+		entry_from_info(ctx, rc == 0 ? marker : NULL, 1, e);
+		return 0;
+	}
+	if (!is_obj)
+		return -ENOENT;
+	if (!obj_meta) {
+		rc = objfs_prov_head(t->prov, t->bucket, key, oi, &err);
+		if (rc) {
+			if (rc != -ENOENT)
+				log_warn("head %s/%s: %s", t->bucket, key, err.msg);
+			return rc;
+		}
+	}
+	entry_from_info(ctx, oi, 0, e);
+	return 0;
 }
 
 /*
@@ -186,7 +263,6 @@ static int lookup_entry(struct objfs_ctx *ctx, struct objfs_tenant *t, const cha
 	const struct objfs_config *cfg = ctx->cfg;
 	char key[OBJFS_KEY_MAX + 1], parent[OBJFS_KEY_MAX + 1];
 	struct objfs_objinfo oi, marker;
-	struct objfs_err err;
 	int64_t listed;
 	int rc, have_row;
 
@@ -224,17 +300,7 @@ static int lookup_entry(struct objfs_ctx *ctx, struct objfs_tenant *t, const cha
 		return rc;
 	memset(&oi, 0, sizeof(oi));
 	memset(&marker, 0, sizeof(marker));
-	/* directory first: the directory wins over an object of the same name */
-	rc = probe_dir(t, rel, &marker);
-	if (rc == 0) {
-		entry_from_info(ctx, marker.key ? &marker : NULL, 1, e);
-	} else if (rc == -ENOENT) {
-		rc = objfs_prov_head(t->prov, t->bucket, key, &oi, &err);
-		if (rc == 0)
-			entry_from_info(ctx, &oi, 0, e);
-		else if (rc != -ENOENT)
-			log_warn("head %s/%s: %s", t->bucket, key, err.msg);
-	}
+	rc = probe_name(t, key, &oi, &marker, e, ctx);
 	objfs_objinfo_clear(&oi);
 	objfs_objinfo_clear(&marker);
 	if (rc == -ENOENT) {
@@ -294,6 +360,8 @@ static int stat_path(struct objfs_ctx *ctx, struct objfs_path *p, struct stat *s
 		file_put(f);
 		return 0;
 	}
+	if (is_hidden(p->rel))
+		return -ENOENT;
 	rc = lookup_entry(ctx, p->tenant, p->rel, &e, 0);
 	if (rc == 0)
 		stat_from_entry(&e, st);
@@ -332,6 +400,8 @@ static void merge_file(struct objfs_file *f, void *arg)
 	struct stat st;
 	const char *name;
 
+	if (f->unlinked)
+		return;
 	file_stat(f, &st, f->fid);
 	memset(&e, 0, sizeof(e));
 	e.type = S_ISLNK(st.st_mode) ? META_LINK : META_FILE;
@@ -570,7 +640,7 @@ static int objfs_mkdir(const char *path, mode_t mode)
 	struct meta_entry e;
 	struct stat st;
 	int64_t gen;
-	int rc = resolve_mut(ctx, path, &p);
+	int rc = resolve_new(ctx, path, &p);
 
 	if (rc)
 		return rc;
@@ -685,7 +755,7 @@ static int objfs_create(const char *path, mode_t mode, struct fuse_file_info *fi
 	struct meta_entry e;
 	struct handle *h;
 	uint64_t fid;
-	int rc = resolve_mut(ctx, path, &p);
+	int rc = resolve_new(ctx, path, &p);
 
 	if (rc)
 		return rc;
@@ -853,6 +923,8 @@ static int objfs_open(const char *path, struct fuse_file_info *fi)
 	}
 	fi->keep_cache = !changed;
 	fi->fh = (uint64_t)(uintptr_t)h;
+	if (changed)   /* another client changed it: drop the kernel's size and pages */
+		fuse_invalidate_path(fuse_get_context()->fuse, path);
 	return 0;
 }
 
@@ -939,14 +1011,58 @@ static int objfs_fsyncdir(const char *path, int datasync, struct fuse_file_info 
 	return 0;
 }
 
+/*
+ * Removes the object of a file.  A file with open handles first gets a
+ * private copy of its content in staging; when hide_as is given (libfuse's
+ * .fuse_hidden name for an unlinked open file) it stays reachable under that
+ * name until its last close, else it just leaves the table.
+ */
+static int remove_file(struct objfs_ctx *ctx, struct objfs_path *p, const char *hide_as)
+{
+	char key[OBJFS_KEY_MAX + 1];
+	struct objfs_file *f;
+	struct objfs_err err;
+	struct meta_entry neg;
+	int rc = tenant_key(p->tenant, p->rel, key, sizeof(key));
+
+	if (rc)
+		return rc;
+	f = files_lookup(ctx->files, p->tenant, p->rel);
+	if (f) {
+		rc = file_materialize(f);
+		if (rc) {
+			file_put(f);
+			return rc;
+		}
+		if (hide_as) {
+			files_rename(ctx->files, p->tenant, p->rel, hide_as);
+			pthread_mutex_lock(&f->lock);
+			f->unlinked = 1;
+			pthread_mutex_unlock(&f->lock);
+		} else {
+			files_detach(ctx->files, f);
+		}
+		writeback_cancel_file(ctx->wb, f);
+		file_put(f);
+	}
+	rc = objfs_prov_del(p->tenant->prov, p->tenant->bucket, key, &err);
+	if (rc) {
+		log_warn("unlink %s/%s: %s", p->tenant->bucket, key, err.msg);
+		return rc;
+	}
+	meta_del(ctx->meta, p->tenant->name, p->rel);
+	memset(&neg, 0, sizeof(neg));
+	neg.type = META_NEG;
+	neg.fetched_ms = meta_now_ms();
+	meta_put(ctx->meta, p->tenant->name, p->rel, &neg, NULL);
+	return 0;
+}
+
 static int objfs_unlink(const char *path)
 {
 	struct objfs_ctx *ctx = ctx_get();
-	char key[OBJFS_KEY_MAX + 1];
 	struct objfs_file *f;
 	struct objfs_path p;
-	struct objfs_err err;
-	struct meta_entry neg;
 	struct stat st;
 	int rc = resolve_mut(ctx, path, &p);
 
@@ -954,37 +1070,21 @@ static int objfs_unlink(const char *path)
 		return rc;
 	if (!p.rel[0])
 		return -EPERM;
+	if (is_hidden(p.rel)) {
+		/* last close of an unlinked file: its object is already gone */
+		f = files_lookup(ctx->files, p.tenant, p.rel);
+		if (!f)
+			return -ENOENT;
+		files_detach(ctx->files, f);
+		file_put(f);
+		return 0;
+	}
 	rc = stat_path(ctx, &p, &st);
 	if (rc)
 		return rc;
 	if (S_ISDIR(st.st_mode))
 		return -EISDIR;
-	rc = tenant_key(p.tenant, p.rel, key, sizeof(key));
-	if (rc)
-		return rc;
-	f = files_lookup(ctx->files, p.tenant, p.rel);
-	if (f) {
-		/* open handles keep working on a private copy of the content */
-		rc = file_materialize(f);
-		if (rc) {
-			file_put(f);
-			return rc;
-		}
-		files_detach(ctx->files, f);
-		writeback_cancel_file(ctx->wb, f);
-		file_put(f);
-	}
-	rc = objfs_prov_del(p.tenant->prov, p.tenant->bucket, key, &err);
-	if (rc) {
-		log_warn("unlink %s/%s: %s", p.tenant->bucket, key, err.msg);
-		return rc;
-	}
-	meta_del(ctx->meta, p.tenant->name, p.rel);
-	memset(&neg, 0, sizeof(neg));
-	neg.type = META_NEG;
-	neg.fetched_ms = meta_now_ms();
-	meta_put(ctx->meta, p.tenant->name, p.rel, &neg, NULL);
-	return 0;
+	return remove_file(ctx, &p, NULL);
 }
 
 /* ---- rename ---- */
@@ -1129,7 +1229,9 @@ static int objfs_rename(const char *from, const char *to, unsigned int flags)
 	rc = resolve_mut(ctx, from, &pf);
 	if (rc)
 		return rc;
-	rc = objfs_path_parse(&ctx->tenants, to, &pt);
+	rc = resolve_new(ctx, to, &pt);
+	if (rc == -EACCES || rc == -EROFS)
+		rc = objfs_path_parse(&ctx->tenants, to, &pt);
 	if (rc)
 		return rc;
 	if (pt.tenant != pf.tenant)
@@ -1141,6 +1243,8 @@ static int objfs_rename(const char *from, const char *to, unsigned int flags)
 		return -EBUSY;
 	if (!strcmp(pf.rel, pt.rel))
 		return 0;
+	if (is_hidden(pt.rel))
+		return remove_file(ctx, &pf, pt.rel);
 	rc = stat_path(ctx, &pf, &sf);
 	if (rc)
 		return rc;
@@ -1188,7 +1292,7 @@ static int objfs_symlink(const char *target, const char *path)
 	struct meta_entry e;
 	struct stat st;
 	size_t nkv = 0, tlen = strlen(target);
-	int rc = resolve_mut(ctx, path, &p);
+	int rc = resolve_new(ctx, path, &p);
 
 	if (rc)
 		return rc;
@@ -1615,7 +1719,7 @@ static void *objfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	int rc;
 
 	cfg->use_ino = 1;
-	cfg->hard_remove = 1;            /* unlinked open files live on in staging */
+	cfg->hard_remove = 0;            /* see is_hidden() */
 	cfg->nullpath_ok = 1;
 	cfg->entry_timeout = 1.0;
 	cfg->attr_timeout = 1.0;
@@ -1686,5 +1790,53 @@ static const struct fuse_operations objfs_ops = {
 
 int objfs_fs_main(struct objfs_ctx *ctx, int argc, char **argv)
 {
-	return fuse_main(argc, argv, &objfs_ops, ctx);
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts opts;
+	struct fuse_loop_config *lc = NULL;
+	struct fuse_session *se;
+	struct fuse *fuse = NULL;
+	int res = 1, mounted = 0, handlers = 0;
+
+	memset(&opts, 0, sizeof(opts));
+	if (fuse_parse_cmdline(&args, &opts) != 0)
+		goto out;
+	if (!opts.mountpoint) {
+		fprintf(stderr, "objfs: no mount point\n");
+		goto out;
+	}
+	fuse = fuse_new(&args, &objfs_ops, sizeof(objfs_ops), ctx);
+	if (!fuse)
+		goto out;
+	if (fuse_mount(fuse, opts.mountpoint) != 0)
+		goto out;
+	mounted = 1;
+	if (fuse_daemonize(opts.foreground) != 0)
+		goto out;
+	se = fuse_get_session(fuse);
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out;
+	handlers = 1;
+	lc = fuse_loop_cfg_create();
+	if (!lc)
+		goto out;
+	fuse_loop_cfg_set_clone_fd(lc, opts.clone_fd);
+	fuse_loop_cfg_set_max_threads(lc, opts.max_threads ? opts.max_threads : 16);
+	fuse_loop_cfg_set_idle_threads(lc, opts.max_idle_threads != UINT_MAX ? opts.max_idle_threads
+									    : 8);
+	res = fuse_loop_mt(fuse, lc);
+	/* SIGTERM/SIGINT/SIGHUP end the loop with the signal number: a clean stop */
+	if (res == SIGTERM || res == SIGINT || res == SIGHUP)
+		res = 0;
+	res = res ? 1 : 0;
+out:
+	if (handlers)
+		fuse_remove_signal_handlers(fuse_get_session(fuse));
+	if (mounted)
+		fuse_unmount(fuse);
+	if (fuse)
+		fuse_destroy(fuse);          /* runs objfs_destroy: drains the journal */
+	fuse_loop_cfg_destroy(lc);
+	free(opts.mountpoint);
+	fuse_opt_free_args(&args);
+	return res;
 }

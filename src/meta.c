@@ -23,7 +23,7 @@ enum {
 	ST_LIST_BEGIN, ST_LIST_ADD, ST_LIST_SWEEP, ST_LIST_END, ST_LIST_TIME, ST_LIST_INVAL,
 	ST_READDIR, ST_HAS_CHILD, ST_EXPIRE_TREE,
 	ST_J_INSERT, ST_J_UPLOAD_ID, ST_J_ADD_PART, ST_J_PARTS, ST_J_DEL, ST_J_DEL_PARTS,
-	ST_J_RETARGET, ST_J_LOAD,
+	ST_J_RETARGET, ST_J_LOAD, ST_J_REBASE,
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
 	ST_COUNT
 };
@@ -83,6 +83,8 @@ static const char *const sql_text[ST_COUNT] = {
 	[ST_J_RETARGET] = "UPDATE uploads SET tenant = ?2, path = ?3 WHERE fid = ?1",
 	[ST_J_LOAD] = "SELECT seq, fid, tenant, path, size, base_etag, base_len, chunks, meta,"
 		   " content_type, upload_id, created_ms FROM uploads ORDER BY seq",
+	[ST_J_REBASE] = "UPDATE uploads SET base_etag = ?3 WHERE fid = ?1 AND seq > ?2"
+		   " AND base_etag IS ?4",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
@@ -732,6 +734,15 @@ int meta_journal_done(struct objfs_meta *m, int64_t seq, const struct meta_uploa
 	}
 	if (!rc && landed && u)
 		rc = put_locked(m, u->tenant, u->path, landed, 0, NULL);
+	if (!rc && landed && u && landed->etag) {
+		s = stmt(m, ST_J_REBASE);
+		sqlite3_bind_int64(s, 1, (sqlite3_int64)u->fid);
+		sqlite3_bind_int64(s, 2, seq);
+		sqlite3_bind_text(s, 3, landed->etag, -1, SQLITE_STATIC);
+		bind_opt_text(s, 4, u->base_etag);
+		rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_fail(m, "journal rebase");
+		sqlite3_reset(s);
+	}
 	rc = finish(m, rc);
 	pthread_mutex_unlock(&m->lock);
 	return rc;

@@ -140,8 +140,10 @@ int meta_journal_set_upload_id(struct objfs_meta *m, int64_t seq, const char *up
 int meta_journal_add_part(struct objfs_meta *m, int64_t seq, const struct meta_part *p);
 /* Parts recorded for seq; *parts malloc'ed, caller frees. */
 int meta_journal_parts(struct objfs_meta *m, int64_t seq, struct meta_part **parts, size_t *n);
-/* Removes seq and its parts; when landed is non-NULL, stores it as the cache
- * entry of the upload's path in the same transaction. */
+/* Removes seq and its parts.  When landed is non-NULL (u landed as
+ * landed->etag), in the same transaction: stores it as the cache entry of
+ * u's path, and rebases the later entries of u's file that named the same
+ * base object onto the new object (whose bytes in those ranges are the same). */
 int meta_journal_done(struct objfs_meta *m, int64_t seq, const struct meta_upload *u,
 		      const struct meta_entry *landed);
 /* Changes the target path of every pending entry of fid. */

@@ -529,7 +529,29 @@ static void drop_entry(struct objfs_writeback *wb, struct wb_entry *e)
 	if (e->u.upload_id && tenant_key(t, e->u.path, key, sizeof(key)) == 0)
 		objfs_prov_mpu_abort(t->prov, t->bucket, key, e->u.upload_id, &err);
 	meta_journal_done(wb->ctx->meta, e->u.seq, NULL, NULL);
-	file_landed(e->f, e->u.seq, NULL, 0);
+	file_landed(e->f, e->u.seq, e->u.base_etag, NULL, 0);
+}
+
+/* Later queued entries of e's file that named e's base now name what e
+ * landed as (the journal rows were updated by meta_journal_done). */
+static void rebase_queued(struct objfs_writeback *wb, struct wb_entry *e, const char *etag)
+{
+	pthread_mutex_lock(&wb->lock);
+	for (struct wb_entry *o = e->next; o; o = o->next) {
+		char *n;
+
+		if (o->f != e->f || o->u.seq <= e->u.seq)
+			continue;
+		if (e->u.base_etag ? !o->u.base_etag || strcmp(o->u.base_etag, e->u.base_etag)
+				   : o->u.base_etag != NULL)
+			continue;
+		n = strdup(etag);
+		if (n) {
+			free(o->u.base_etag);
+			o->u.base_etag = n;
+		}
+	}
+	pthread_mutex_unlock(&wb->lock);
 }
 
 static int64_t backoff_ms(unsigned attempts)
@@ -617,7 +639,8 @@ static void *worker(void *arg)
 				if (rc == 0) {
 					log_debug("landed %s/%s (%" PRIu64 " bytes, etag %s)",
 						  e->u.tenant, e->u.path, e->u.size, etag);
-					file_landed(e->f, e->u.seq, etag, e->u.size);
+					rebase_queued(wb, e, etag);
+					file_landed(e->f, e->u.seq, e->u.base_etag, etag, e->u.size);
 				}
 			}
 		}

@@ -364,6 +364,32 @@ ssize_t file_read_base(struct objfs_ctx *ctx, struct objfs_tenant *t, const char
 	return (ssize_t)got;
 }
 
+/*
+ * After -ESTALE from the base object: if one of our uploads is landing, the
+ * object was replaced by our own content and file_landed() will rebase us;
+ * wait for it (bounded) before looking again.  Returns 1 to retry, 0 when
+ * nothing of ours is pending (someone else changed the object).
+ */
+static int wait_rebase(struct objfs_file *f, const char *stale_etag)
+{
+	struct timespec until;
+	int retry;
+
+	pthread_mutex_lock(&f->lock);
+	if (f->pending && f->base_etag && !strcmp(f->base_etag, stale_etag)) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 100 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&f->landed, &f->lock, &until);
+	}
+	retry = f->pending || !f->base_etag || strcmp(f->base_etag, stale_etag);
+	pthread_mutex_unlock(&f->lock);
+	return retry;
+}
+
 /* ---- chunk files ---- */
 
 static uint64_t csize(const struct objfs_file *f)
@@ -480,7 +506,7 @@ static int chunk_prepare(struct objfs_file *f, size_t idx)
 	char key[OBJFS_KEY_MAX + 1];
 	int rc;
 
-	for (int attempt = 0; attempt < 8; attempt++) {
+	for (int attempt = 0; attempt < 300; attempt++) {
 		rc = ensure_chunks(f, idx + 1);
 		if (rc)
 			return rc;
@@ -551,12 +577,23 @@ static int chunk_prepare(struct objfs_file *f, size_t idx)
 			c = &f->chunks[idx];
 			if (got < 0 || c->ver != 0 || !f->base_etag || strcmp(etag, f->base_etag) ||
 			    f->base_len != base_len) {
-				free(etag);
 				free(buf);
 				if (got >= 0)
 					staging_release(f->ctx->staging, (uint64_t)got);
-				if (got < 0 && got != -ESTALE)
+				if (got == -ESTALE) {
+					/* wait_rebase takes f->lock itself */
+					pthread_mutex_unlock(&f->lock);
+					int again = wait_rebase(f, etag);
+					pthread_mutex_lock(&f->lock);
+					if (!again) {
+						free(etag);
+						return -EIO;
+					}
+				} else if (got < 0) {
+					free(etag);
 					return (int)got;
+				}
+				free(etag);
 				continue;   /* state changed: look again */
 			}
 			free(etag);
@@ -743,7 +780,7 @@ ssize_t file_read(struct objfs_file *f, void *buf, size_t len, uint64_t off, uin
 	ssize_t total = 0;
 	int rc = 0;
 
-	for (int attempt = 0; attempt < 5; attempt++) {
+	for (int attempt = 0; attempt < 300; attempt++) {
 		size_t np = 0, done = 0;
 		char *etag = NULL;
 		uint64_t base_size = 0;
@@ -823,10 +860,16 @@ ssize_t file_read(struct objfs_file *f, void *buf, size_t len, uint64_t off, uin
 				got += (size_t)r;
 			}
 		}
-		free(etag);
-		if (rc == -ESTALE) {
+		if (rc == -ESTALE && wait_rebase(f, etag)) {
+			free(etag);
 			rc = 0;
 			continue;   /* the base changed under us (an upload landed): replan */
+		}
+		free(etag);
+		if (rc == -ESTALE) {
+			log_warn("read %s/%s: the object was replaced by another client while open",
+				 f->tenant->name, f->path);
+			return -EIO;
 		}
 		if (rc)
 			return rc;

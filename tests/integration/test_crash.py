@@ -9,15 +9,25 @@ import pytest
 from conftest import read_file, wait_until
 
 
-@pytest.mark.watchdog(200)
+@pytest.mark.watchdog(100)
 def test_kill9_before_upload_then_recover(objfs_factory):
+    run_crash(objfs_factory, nfiles=45, changes=False)
+
+
+@pytest.mark.watchdog(100)
+def test_kill9_after_rename_overwrite_unlink_of_pending_files(objfs_factory):
+    """Namespace changes of committed-but-not-uploaded files survive kill -9."""
+    run_crash(objfs_factory, nfiles=8, changes=True)
+
+
+def run_crash(objfs_factory, nfiles, changes):
     fs = objfs_factory({"objfs": {"writeback_delay_ms": 600000,
                                   "staging_max_bytes": "512M"}})
     fs.start()
     rng = random.Random(4545)
     files = {}
     os.mkdir(fs.p("acme", "crash"))
-    for i in range(45):
+    for i in range(nfiles):
         size = rng.randint(1024, 3 * 1024 * 1024)
         data = rng.getrandbits(8 * size).to_bytes(size, "little")
         rel = "crash/file-%02d.bin" % i
@@ -25,14 +35,17 @@ def test_kill9_before_upload_then_recover(objfs_factory):
             f.write(data)
         # close returned: committed
         files[rel] = hashlib.sha256(data).hexdigest()
-    # a rename and an overwrite among the committed files
-    os.rename(fs.p("acme", "crash/file-00.bin"), fs.p("acme", "crash/renamed-00.bin"))
-    files["crash/renamed-00.bin"] = files.pop("crash/file-00.bin")
-    with open(fs.p("acme", "crash/file-01.bin"), "r+b") as f:
-        f.seek(100)
-        f.write(b"OVERWRITTEN")
-    with open(fs.p("acme", "crash/file-01.bin"), "rb") as f:
-        files["crash/file-01.bin"] = hashlib.sha256(f.read()).hexdigest()
+    if changes:
+        # a rename and an overwrite among the committed, not uploaded files
+        os.rename(fs.p("acme", "crash/file-00.bin"), fs.p("acme", "crash/renamed-00.bin"))
+        files["crash/renamed-00.bin"] = files.pop("crash/file-00.bin")
+        with open(fs.p("acme", "crash/file-01.bin"), "r+b") as f:
+            f.seek(100)
+            f.write(b"OVERWRITTEN")
+        with open(fs.p("acme", "crash/file-01.bin"), "rb") as f:
+            files["crash/file-01.bin"] = hashlib.sha256(f.read()).hexdigest()
+        os.unlink(fs.p("acme", "crash/file-02.bin"))
+        del files["crash/file-02.bin"]
     landed_before = [k for k in fs.stored_keys("acme", "crash/") if not k.endswith("/")]
     assert landed_before == [], "uploads happened despite writeback_delay_ms: %r" % landed_before
     fs.kill9()
@@ -53,7 +66,7 @@ def test_kill9_before_upload_then_recover(objfs_factory):
             except Exception:
                 return False
         return True
-    wait_until(all_landed, 90, interval=0.2, what="45 files to land after the restart")
+    wait_until(all_landed, 90, interval=0.2, what="%d files to land after the restart" % len(files))
     assert sorted(k for k in fs.stored_keys("acme", "crash/") if not k.endswith("/")) == sorted(files)
     for rel, digest in files.items():
         assert hashlib.sha256(read_file(fs.p("acme", rel))).hexdigest() == digest, rel

@@ -590,7 +590,20 @@ static int objfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, of
 			return rc;
 		for (i = 0; i < n; i++) {
 			if (!full) {
-				stat_from_entry(&ents[i], &st);
+				char child[2 * OBJFS_KEY_MAX + 2];
+				struct objfs_file *f;
+
+				/* a file with staged changes knows better than the cache: the
+				 * kernel takes these attributes (readdirplus) as current */
+				snprintf(child, sizeof(child), "%s%s%s", p.rel, p.rel[0] ? "/" : "",
+					 ents[i].name);
+				f = files_lookup(ctx->files, p.tenant, child);
+				if (f) {
+					file_stat(f, &st, f->fid);
+					file_put(f);
+				} else {
+					stat_from_entry(&ents[i], &st);
+				}
 				if (filler(buf, ents[i].name, &st, (off_t)(ents[i].cookie + 2), plus))
 					full = 1;
 				else

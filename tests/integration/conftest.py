@@ -34,7 +34,7 @@ OBJFS_BIN = os.path.join(BUILD, "objfs")
 
 MOUNT_TIMEOUT = 15.0
 STOP_TIMEOUT = 60.0
-DEFAULT_WATCHDOG = 150.0
+DEFAULT_WATCHDOG = 90.0
 # Scales the "wait until landed" bounds (e.g. 3 on a slow sanitizer build).
 TIMEOUT_SCALE = float(os.environ.get("OBJFS_IT_TIMEOUT_SCALE", "1"))
 

@@ -43,6 +43,8 @@ struct objfs_file {
 	int in_table;                 /* still reachable by path (not unlinked) */
 	struct objfs_file *hnext;
 
+	unsigned wb_hold;             /* write-back lock: uploads may not start */
+
 	pthread_mutex_t commit_lock;  /* serialises commits */
 	pthread_mutex_t lock;
 	pthread_cond_t landed;        /* signalled when pending drops */

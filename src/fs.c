@@ -1107,6 +1107,7 @@ static void commit_and_wait(struct objfs_file *f, void *arg)
 	int *rc = arg;
 	int r = file_commit(f);
 
+	writeback_expedite_file(f->ctx->wb, f);
 	if (r == 0)
 		r = writeback_wait_file(f->ctx->wb, f, f->ctx->cfg->drain_timeout_s);
 	if (r && !*rc)
@@ -1173,53 +1174,80 @@ static int rename_dir(struct objfs_ctx *ctx, struct objfs_tenant *t, const char 
 	return 0;
 }
 
+/*
+ * Renames a file.  A file with uploads pending is renamed in the journal, so
+ * nothing waits for an upload: its uploads are held, the object it is based
+ * on (if any) is copied server-side and its entries rebased onto the copy,
+ * the old key is deleted, and the entries retargeted to the new path.
+ */
 static int rename_file(struct objfs_ctx *ctx, struct objfs_tenant *t, const char *from,
 		       const char *to)
 {
 	char fkey[OBJFS_KEY_MAX + 1], tkey[OBJFS_KEY_MAX + 1], etag[OBJFS_ETAG_MAX] = "";
 	struct objfs_file *f, *dst;
+	struct objfs_err err;
 	struct meta_entry e;
+	char *base = NULL;
 	int rc = 0;
 
 	if (tenant_key(t, from, fkey, sizeof(fkey)) || tenant_key(t, to, tkey, sizeof(tkey)))
 		return -ENAMETOOLONG;
-	f = files_lookup(ctx->files, t, from);
-	if (f) {
-		commit_and_wait(f, &rc);
-		if (rc) {
-			file_put(f);
-			return rc == -ETIMEDOUT ? -EBUSY : rc;
-		}
-	}
 	dst = files_lookup(ctx->files, t, to);
 	if (dst) {
-		/* the target is replaced: its open handles keep their content */
+		/* the target is replaced: whoever still holds it keeps its content */
 		rc = file_materialize(dst);
 		if (rc == 0) {
 			files_detach(ctx->files, dst);
 			writeback_cancel_file(ctx->wb, dst);
 		}
 		file_put(dst);
-		if (rc) {
-			file_put(f);
+		if (rc)
 			return rc;
-		}
 	}
-	rc = move_object(t, fkey, tkey, etag);
+	f = files_lookup(ctx->files, t, from);
+	if (!f)
+		goto plain;
+	rc = file_commit(f);
 	if (rc) {
 		file_put(f);
 		return rc;
 	}
-	if (f) {
-		pthread_mutex_lock(&f->lock);
-		if (f->base_etag && etag[0]) {
-			free(f->base_etag);
-			f->base_etag = strdup(etag);
+	writeback_hold_file(ctx->wb, f);
+	pthread_mutex_lock(&f->lock);
+	if (f->base_etag && !(base = strdup(f->base_etag)))
+		rc = -ENOMEM;
+	pthread_mutex_unlock(&f->lock);
+	if (rc == 0 && base) {
+		rc = objfs_prov_copy(t->prov, t->bucket, fkey, tkey, NULL, etag, &err);
+		if (rc == 0 && etag[0]) {
+			rc = writeback_rebase_file(ctx->wb, f, base, etag);
+			pthread_mutex_lock(&f->lock);
+			if (f->base_etag && !strcmp(f->base_etag, base)) {
+				free(f->base_etag);
+				f->base_etag = strdup(etag);
+			}
+			pthread_mutex_unlock(&f->lock);
 		}
-		pthread_mutex_unlock(&f->lock);
-		files_rename(ctx->files, t, from, to);
-		file_put(f);
+		if (rc == 0)
+			rc = objfs_prov_del(t->prov, t->bucket, fkey, &err);
+		if (rc)
+			log_warn("rename %s -> %s: %s", fkey, tkey, err.msg);
 	}
+	if (rc == 0)
+		rc = writeback_retarget_file(ctx->wb, f, to);
+	if (rc == 0)
+		files_rename(ctx->files, t, from, to);
+	writeback_unhold_file(ctx->wb, f);
+	free(base);
+	file_put(f);
+	if (rc)
+		return rc;
+	goto cache;
+plain:
+	rc = move_object(t, fkey, tkey, etag);
+	if (rc)
+		return rc;
+cache:
 	meta_rename(ctx->meta, t->name, from, to);
 	if (etag[0] && meta_get(ctx->meta, t->name, to, &e) == 0) {
 		free(e.etag);

@@ -764,6 +764,24 @@ int meta_journal_retarget(struct objfs_meta *m, uint64_t fid, const char *tenant
 	return rc;
 }
 
+int meta_journal_rebase(struct objfs_meta *m, uint64_t fid, const char *old_etag,
+			const char *new_etag)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	pthread_mutex_lock(&m->lock);
+	s = stmt(m, ST_J_REBASE);
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)fid);
+	sqlite3_bind_int64(s, 2, 0);
+	sqlite3_bind_text(s, 3, new_etag, -1, SQLITE_STATIC);
+	bind_opt_text(s, 4, old_etag);
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_fail(m, "journal rebase");
+	sqlite3_reset(s);
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
 int meta_journal_load(struct objfs_meta *m, struct meta_upload **out, size_t *n)
 {
 	struct meta_upload *v = NULL, *nv;

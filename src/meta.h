@@ -149,6 +149,9 @@ int meta_journal_done(struct objfs_meta *m, int64_t seq, const struct meta_uploa
 /* Changes the target path of every pending entry of fid. */
 int meta_journal_retarget(struct objfs_meta *m, uint64_t fid, const char *tenant,
 			  const char *path);
+/* Pending entries of fid over base old_etag now name new_etag. */
+int meta_journal_rebase(struct objfs_meta *m, uint64_t fid, const char *old_etag,
+			const char *new_etag);
 /* All pending entries in seq order; *out malloc'ed array, caller clears each
  * and frees the array. */
 int meta_journal_load(struct objfs_meta *m, struct meta_upload **out, size_t *n);

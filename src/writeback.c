@@ -574,7 +574,7 @@ static struct wb_entry *pick(struct objfs_writeback *wb, int64_t *wait_ms)
 	for (struct wb_entry *e = wb->head; e; e = e->next) {
 		int busy = 0;
 
-		if (e->in_flight)
+		if (e->in_flight || e->f->wb_hold)
 			continue;
 		for (struct wb_entry *o = wb->head; o; o = o->next)
 			if (o != e && o->f == e->f && o->in_flight) {
@@ -759,6 +759,87 @@ void writeback_cancel_file(struct objfs_writeback *wb, struct objfs_file *f)
 	}
 	/* an upload in flight finishes (or is dropped as superseded) first */
 	writeback_wait_file(wb, f, 24 * 3600);
+}
+
+/* 1 if an entry of f is in flight.  wb->lock held. */
+static int in_flight_locked(struct objfs_writeback *wb, struct objfs_file *f)
+{
+	for (struct wb_entry *e = wb->head; e; e = e->next)
+		if (e->f == f && e->in_flight)
+			return 1;
+	return 0;
+}
+
+void writeback_hold_file(struct objfs_writeback *wb, struct objfs_file *f)
+{
+	pthread_mutex_lock(&wb->lock);
+	f->wb_hold++;
+	while (in_flight_locked(wb, f)) {
+		struct timespec ts;
+
+		deadline(&ts, 200);
+		pthread_cond_timedwait(&wb->done, &wb->lock, &ts);
+	}
+	pthread_mutex_unlock(&wb->lock);
+}
+
+void writeback_unhold_file(struct objfs_writeback *wb, struct objfs_file *f)
+{
+	pthread_mutex_lock(&wb->lock);
+	if (f->wb_hold)
+		f->wb_hold--;
+	pthread_cond_broadcast(&wb->work);
+	pthread_mutex_unlock(&wb->lock);
+}
+
+int writeback_retarget_file(struct objfs_writeback *wb, struct objfs_file *f, const char *path)
+{
+	int rc = meta_journal_retarget(wb->ctx->meta, f->fid, f->tenant->name, path);
+
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&wb->lock);
+	for (struct wb_entry *e = wb->head; e; e = e->next) {
+		char *n;
+
+		if (e->f != f || !(n = strdup(path)))
+			continue;
+		free(e->u.path);
+		e->u.path = n;
+	}
+	pthread_mutex_unlock(&wb->lock);
+	return 0;
+}
+
+int writeback_rebase_file(struct objfs_writeback *wb, struct objfs_file *f, const char *old_etag,
+			  const char *new_etag)
+{
+	int rc = meta_journal_rebase(wb->ctx->meta, f->fid, old_etag, new_etag);
+
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&wb->lock);
+	for (struct wb_entry *e = wb->head; e; e = e->next) {
+		char *n;
+
+		if (e->f != f || !e->u.base_etag || strcmp(e->u.base_etag, old_etag) ||
+		    !(n = strdup(new_etag)))
+			continue;
+		free(e->u.base_etag);
+		e->u.base_etag = n;
+	}
+	pthread_mutex_unlock(&wb->lock);
+	return 0;
+}
+
+void writeback_expedite_file(struct objfs_writeback *wb, struct objfs_file *f)
+{
+	pthread_mutex_lock(&wb->lock);
+	for (struct wb_entry *e = wb->head; e; e = e->next)
+		if (e->f == f && e->attempts == 0)
+			e->not_before_ms = 0;
+	pthread_cond_broadcast(&wb->work);
+	pthread_mutex_unlock(&wb->lock);
 }
 
 size_t writeback_drain(struct objfs_writeback *wb, unsigned timeout_s)

@@ -37,6 +37,17 @@ int writeback_recover(struct objfs_writeback *wb);
 int writeback_wait_file(struct objfs_writeback *wb, struct objfs_file *f, unsigned timeout_s);
 /* Drops f's queued entries and waits for one in flight to finish. */
 void writeback_cancel_file(struct objfs_writeback *wb, struct objfs_file *f);
+/* Keeps uploads of f from starting and waits for one in flight to end
+ * (a rename in progress); undone by writeback_unhold_file. */
+void writeback_hold_file(struct objfs_writeback *wb, struct objfs_file *f);
+void writeback_unhold_file(struct objfs_writeback *wb, struct objfs_file *f);
+/* f was renamed to path: its journal entries now upload there. */
+int writeback_retarget_file(struct objfs_writeback *wb, struct objfs_file *f, const char *path);
+/* f's base object was copied: entries over old_etag now read new_etag. */
+int writeback_rebase_file(struct objfs_writeback *wb, struct objfs_file *f, const char *old_etag,
+			  const char *new_etag);
+/* Uploads f's entries now, whatever the write-back delay. */
+void writeback_expedite_file(struct objfs_writeback *wb, struct objfs_file *f);
 /* Waits until the queue is empty; returns the number of entries left. */
 size_t writeback_drain(struct objfs_writeback *wb, unsigned timeout_s);
 /* Entries queued or in flight. */

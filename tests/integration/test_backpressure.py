@@ -38,9 +38,21 @@ def du(path):
 
 @pytest.mark.watchdog(150)
 def test_staging_bounded(objfs_factory):
+    run_backpressure(objfs_factory, delay_ms=0)
+
+
+@pytest.mark.watchdog(150)
+def test_staging_full_blocks_writers(objfs_factory):
+    """With a write-back delay, staging really fills up: writers must wait for
+    space (not fail, not exceed the bound) and everything lands."""
+    peak = run_backpressure(objfs_factory, delay_ms=300)
+    assert peak >= 2 * MiB, "staging never filled (peak %d): backpressure not exercised" % peak
+
+
+def run_backpressure(objfs_factory, delay_ms):
     limit = 4 * MiB
     fs = objfs_factory({"objfs": {"chunk_size": "1M", "staging_max_bytes": "4M",
-                                  "writeback_delay_ms": 0, "upload_workers": 1}})
+                                  "writeback_delay_ms": delay_ms, "upload_workers": 1}})
     fs.start()
     staging = os.path.join(fs.cache_dir, "staging")
     assert os.path.isdir(staging), "no staging directory %s; cache_dir has %r" % (
@@ -69,6 +81,7 @@ def test_staging_bounded(objfs_factory):
     assert samples, "no samples"
     peak = max(samples)
     assert peak > 0, "the staging directory never held data (%d samples)" % len(samples)
+    print("staging peak %d bytes over %d samples" % (peak, len(samples)))
     assert peak <= limit + 2 * MiB, "staging peaked at %d bytes (limit %d + 2 MiB slack)" % (peak, limit)
     fs.stop()
     for n, digest in files.items():
@@ -78,3 +91,4 @@ def test_staging_bounded(objfs_factory):
     fs.start()
     for n, digest in files.items():
         assert hashlib.sha256(read_file(fs.p("acme", n))).hexdigest() == digest
+    return peak

@@ -567,6 +567,7 @@ def _parse_mtime(v):
     return int(v) * 10**9
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to other ids needs root")
 def test_chmod_chown_utime_persisted(fs):
     p = fs.p("acme", "attrs.txt")
     write_file(p, b"attrs")

@@ -241,3 +241,75 @@ def test_part_copy_for_small_change(objfs_factory):
     assert read_file(p) == bytes(data)
     fs.restart(empty_cache=True)
     assert read_file(p) == bytes(data)
+
+
+@pytest.mark.watchdog(120)
+def test_concurrent_writers_and_listers(objfs_factory):
+    """Several threads write their own files while others list and stat; every
+    file ends up exactly as its writer left it, in the mount and the store."""
+    import threading
+    fs = objfs_factory({"objfs": {"chunk_size": "1M", "multipart_threshold": "2M"}})
+    fs.start()
+    os.mkdir(fs.p("acme", "conc"))
+    results, errors = {}, []
+    stop = threading.Event()
+
+    def writer(w):
+        rng = random.Random(1000 + w)
+        try:
+            for j in range(4):
+                name = "w%d-%d.bin" % (w, j)
+                size = rng.randint(1, 3 * MiB)
+                m = bytearray(rng.getrandbits(8 * size).to_bytes(size, "little"))
+                p = fs.p("acme", "conc", name)
+                with open(p, "wb") as f:
+                    f.write(m)
+                fd = os.open(p, os.O_RDWR)
+                try:
+                    for _ in range(20):
+                        off = rng.randint(0, len(m))
+                        buf = rng.getrandbits(8 * 1000).to_bytes(1000, "little")
+                        os.pwrite(fd, buf, off)
+                        if off > len(m):
+                            m.extend(b"\0" * (off - len(m)))
+                        m[off:off + 1000] = buf
+                    if rng.random() < 0.5:
+                        os.fsync(fd)
+                finally:
+                    os.close(fd)
+                results[name] = bytes(m)
+        except Exception as e:  # reported below
+            errors.append("writer %d: %r" % (w, e))
+
+    def lister():
+        for _ in range(2000):
+            if stop.is_set():
+                return
+            try:
+                for n in os.listdir(fs.p("acme", "conc")):
+                    try:
+                        os.stat(fs.p("acme", "conc", n))
+                    except FileNotFoundError:
+                        pass
+            except Exception as e:
+                errors.append("lister: %r" % e)
+                return
+
+    writers = [threading.Thread(target=writer, args=(w,)) for w in range(6)]
+    listers = [threading.Thread(target=lister) for _ in range(2)]
+    for t in writers + listers:
+        t.start()
+    for t in writers:
+        t.join(90)
+    stop.set()
+    for t in listers:
+        t.join(10)
+    assert not errors, errors
+    assert len(results) == 24
+    assert sorted(os.listdir(fs.p("acme", "conc"))) == sorted(results)
+    for n, d in results.items():
+        assert read_file(fs.p("acme", "conc", n)) == d, n
+    fs.stop()
+    for n, d in results.items():
+        o = fs.stored("acme", "conc/" + n)
+        assert o is not None and o.size == len(d) and o.read() == d, n

@@ -25,6 +25,7 @@
 
 #include "file.h"
 #include "log.h"
+#include "quota.h"
 #include "readcache.h"
 #include "staging.h"
 #include "writeback.h"
@@ -77,6 +78,7 @@ int files_new(struct objfs_ctx *ctx, struct objfs_files **out)
 
 static void file_destroy(struct objfs_file *f)
 {
+	quota_release(f->tenant, f->q_res);
 	if (f->cfd >= 0)
 		close(f->cfd);
 	objfs_fileattr_clear(&f->attr);
@@ -172,6 +174,7 @@ int files_get(struct objfs_files *fs, struct objfs_tenant *t, const char *path, 
 	if (base && base->etag) {
 		f->base_etag = strdup(base->etag);
 		f->base_len = f->size = base->size;
+		f->q_base = base->size;
 	}
 	if (!f->path || (base && base->etag && !f->base_etag) ||
 	    (attr && objfs_fileattr_copy(&f->attr, attr))) {
@@ -340,6 +343,27 @@ void files_detach(struct objfs_files *fs, struct objfs_file *f)
 	pthread_mutex_lock(&f->lock);
 	f->unlinked = 1;
 	pthread_mutex_unlock(&f->lock);
+}
+
+/*
+ * Quota: the file's growth beyond its landed size is reserved as it happens,
+ * so that a tenant at its quota gets EDQUOT from write() or truncate().
+ * Caller holds f->lock.
+ */
+static int quota_resize(struct objfs_file *f, uint64_t new_size)
+{
+	uint64_t want = new_size > f->q_base ? new_size - f->q_base : 0;
+	int rc = 0;
+
+	if (want > f->q_res) {
+		rc = quota_reserve(f->tenant, want - f->q_res);
+		if (rc == 0)
+			f->q_res = want;
+	} else if (want < f->q_res) {
+		quota_release(f->tenant, f->q_res - want);
+		f->q_res = want;
+	}
+	return rc;
 }
 
 /* ---- reading base bytes ---- */
@@ -626,6 +650,10 @@ ssize_t file_write(struct objfs_file *f, const void *buf, size_t len, uint64_t o
 	if (tc->max_object_size && off + len > tc->max_object_size)
 		return -EFBIG;
 	pthread_mutex_lock(&f->lock);
+	if (off + len > f->size && (rc = quota_resize(f, off + len)) != 0) {
+		pthread_mutex_unlock(&f->lock);
+		return rc;
+	}
 	while (done < len) {
 		uint64_t pos = off + done;
 		size_t idx = (size_t)(pos / csize(f));
@@ -726,6 +754,8 @@ int file_truncate(struct objfs_file *f, uint64_t size)
 		if (f->base_len > size)
 			f->base_len = size;
 	}
+	if (!rc)
+		rc = quota_resize(f, size);
 	if (!rc) {
 		f->size = size;
 		f->dirty = 1;
@@ -1091,6 +1121,10 @@ void file_landed(struct objfs_file *f, int64_t seq, const char *old_base, const 
 		f->pending--;
 	if (etag && !f->unlinked) {
 		char *e = strdup(etag);
+
+		quota_landed(f->tenant, f->q_base, size);
+		f->q_base = size;
+		quota_resize(f, f->size);   /* growth is now counted against the new base */
 
 		if (e && seq == f->last_seq && !f->dirty) {
 			/* The object now holds exactly the file's state: drop the staging. */

@@ -64,6 +64,8 @@ struct objfs_file {
 	struct objfs_fileattr attr;   /* mode (with S_IFREG/S_IFLNK), uid, gid, mtime, xattrs */
 	int64_t ctime_ns;
 	char *content_type;
+	uint64_t q_base;              /* size of the landed object, as counted by the quota */
+	uint64_t q_res;               /* quota reserved for growth beyond q_base */
 	int cfd;                      /* cached fd of chunk cfd_idx at version cfd_ver */
 	size_t cfd_idx;
 	uint32_t cfd_ver;

@@ -35,6 +35,7 @@
 #include "log.h"
 #include "meta.h"
 #include "objmeta.h"
+#include "quota.h"
 #include "writeback.h"
 
 #define READDIR_PAGE 256
@@ -785,6 +786,9 @@ static int objfs_create(const char *path, mode_t mode, struct fuse_file_info *fi
 	a.has_gid = 1;
 	a.mtime_ns = now_ns();
 	a.has_mtime = 1;
+	rc = quota_add_object(p.tenant);
+	if (rc)
+		return rc;
 	/* a fresh inode number: never the one of an unlinked file still open */
 	meta_del(ctx->meta, p.tenant->name, p.rel);
 	rc = meta_ino(ctx->meta, p.tenant->name, p.rel, &fid);
@@ -1047,6 +1051,12 @@ static int remove_file(struct objfs_ctx *ctx, struct objfs_path *p, const char *
 			file_put(f);
 			return rc;
 		}
+		/* the quota stops counting it (its open handles live on in staging) */
+		pthread_mutex_lock(&f->lock);
+		quota_remove_object(p->tenant, f->q_base);
+		quota_release(p->tenant, f->q_res);
+		f->q_base = f->q_res = 0;
+		pthread_mutex_unlock(&f->lock);
 		if (hide_as) {
 			files_rename(ctx->files, p->tenant, p->rel, hide_as);
 			pthread_mutex_lock(&f->lock);
@@ -1057,6 +1067,9 @@ static int remove_file(struct objfs_ctx *ctx, struct objfs_path *p, const char *
 		}
 		writeback_cancel_file(ctx->wb, f);
 		file_put(f);
+	} else if (p->tenant->quota && meta_get(ctx->meta, p->tenant->name, p->rel, &neg) == 0) {
+		quota_remove_object(p->tenant, neg.size);
+		meta_entry_clear(&neg);
 	}
 	rc = objfs_prov_del(p->tenant->prov, p->tenant->bucket, key, &err);
 	if (rc) {
@@ -1192,6 +1205,11 @@ static int rename_file(struct objfs_ctx *ctx, struct objfs_tenant *t, const char
 
 	if (tenant_key(t, from, fkey, sizeof(fkey)) || tenant_key(t, to, tkey, sizeof(tkey)))
 		return -ENAMETOOLONG;
+	if (t->quota && meta_get(ctx->meta, t->name, to, &e) == 0) {
+		if (e.type == META_FILE || e.type == META_LINK)
+			quota_remove_object(t, e.size);   /* the target object goes away */
+		meta_entry_clear(&e);
+	}
 	dst = files_lookup(ctx->files, t, to);
 	if (dst) {
 		/* the target is replaced: whoever still holds it keeps its content */

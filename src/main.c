@@ -19,6 +19,7 @@
 #include "file.h"
 #include "fs.h"
 #include "log.h"
+#include "quota.h"
 #include "meta.h"
 #include "readcache.h"
 #include "staging.h"
@@ -160,6 +161,8 @@ int main(int argc, char **argv)
 	if (objfs_tenants_init(&ctx.tenants, cfg) || open_providers(&ctx, cfg) ||
 	    check_buckets(&ctx, cfg))
 		goto out;
+	for (size_t i = 0; i < ctx.tenants.n; i++)
+		quota_init(&ctx.tenants.v[i]);   /* a failed count is logged, not fatal */
 	rc = meta_open(cfg->cache_dir, &ctx.meta);
 	if (rc) {
 		fprintf(stderr, "%s: cannot open the metadata cache in %s: %s\n", cfg->path,
@@ -206,6 +209,8 @@ out:
 	for (size_t i = 0; i < ctx.nprovs; i++)
 		objfs_prov_free(ctx.provs[i]);
 	free(ctx.provs);
+	for (size_t i = 0; i < ctx.tenants.n; i++)
+		quota_free(&ctx.tenants.v[i]);
 	objfs_tenants_clear(&ctx.tenants);
 	objfs_config_free(cfg);
 	return status;

@@ -16,6 +16,7 @@ struct objfs_tenant {
 	size_t idx;                          /* index in the table */
 	const struct objfs_tenant_conf *conf;
 	struct objfs_prov *prov;             /* not owned */
+	struct objfs_quota *quota;           /* NULL: no quota (quota.c) */
 	const char *name;
 	const char *bucket;
 	const char *prefix;                  /* "" or ends with '/' */

@@ -30,7 +30,7 @@ UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 HDRS        := $(wildcard src/*.h include/objfs/*.h tests/unit/*.h)
 
-.PHONY: all asan ubsan test unit integration deps install clean bench
+.PHONY: all asan ubsan test unit integration deps install clean bench demo
 
 all: $(BUILD)/objfs $(BUILD)/objfs-ctl
 
@@ -73,6 +73,10 @@ test:
 
 deps:
 	tools/install-deps.sh
+
+# Builds and mounts objfs on the local provider under /tmp/objfs-demo.
+demo: all
+	tools/demo-mount.sh
 
 bench: all
 	bench/run.sh

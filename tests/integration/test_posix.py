@@ -789,3 +789,35 @@ def test_default_permissions_eacces(objfs_factory):
     os.chmod(fs.p("acme", "secret.txt"), 0o000)
     assert _as_nobody(fs.p("acme", "public.txt")) == "OK:public"
     assert _as_nobody(fs.p("acme", "secret.txt")) == "ERR:%d" % errno.EACCES
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to other ids needs root")
+def test_rapid_metadata_changes(fs):
+    """Metadata-only changes in quick succession, racing the write-back of the
+    previous ones: the last values win, in the store and after a cold remount,
+    and unmount drains in bounded time."""
+    p = fs.p("acme", "meta-race.txt")
+    write_file(p, b"meta race")
+    last = None
+    for i in range(30):
+        mode = 0o600 | (i % 8) << 3
+        mt = (1500000000 + i) * 10**9
+        os.chmod(p, mode)
+        os.chown(p, 2000 + i, 3000 + i)
+        os.utime(p, ns=(mt, mt))
+        last = (mode, 2000 + i, 3000 + i, mt)
+        if i % 7 == 3:
+            write_file(p, b"meta race %d" % i)                 # data change in between
+    data = read_file(p)
+    fs.stop(timeout=30)
+    o = fs.stored("acme", "meta-race.txt")
+    assert o is not None and o.read() == data
+    um = o.user_meta
+    assert um.get("mode") == str(stat.S_IFREG | last[0]), um
+    assert (um.get("uid"), um.get("gid")) == (str(last[1]), str(last[2])), um
+    assert _parse_mtime(um.get("mtime", "0")) == last[3], um
+    __import__("shutil").rmtree(fs.cache_dir)
+    fs.start()
+    st = os.stat(p)
+    assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, st.st_mtime_ns) == last
+    assert read_file(p) == data

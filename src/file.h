@@ -13,7 +13,9 @@
  *
  * Lock order: files table lock -> file->commit_lock -> file->lock ->
  * (staging lock, meta lock).  file->lock is never held across provider I/O;
- * file->commit_lock is held across the journal commit (local only).
+ * file->commit_lock is held across the journal commit (local only), and by
+ * write-back while it records a landing, so commits and landings of one file
+ * never interleave.
  */
 #ifndef OBJFS_FILE_H
 #define OBJFS_FILE_H

@@ -40,10 +40,57 @@
 
 #define READDIR_PAGE 256
 
+/*
+ * Open file and directory handles.  They are kept on a list because the
+ * kernel sends RELEASE/RELEASEDIR asynchronously and drops them when the
+ * file system is unmounted right after a close: destroy releases what is
+ * left (the data is safe either way: flush committed it).
+ */
 struct handle {
-	struct objfs_file *f;
+	struct objfs_file *f;        /* NULL for a directory handle */
+	char *dir_path;              /* directory handles: the path (readdir may get NULL) */
 	uint64_t ino;
+	struct handle *prev, *next;  /* handles_lock */
 };
+
+static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct handle *handles;   /* handles_lock */
+
+static void handle_link(struct handle *h)
+{
+	pthread_mutex_lock(&handles_lock);
+	h->next = handles;
+	if (handles)
+		handles->prev = h;
+	handles = h;
+	pthread_mutex_unlock(&handles_lock);
+}
+
+static void handle_unlink(struct handle *h)
+{
+	pthread_mutex_lock(&handles_lock);
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		handles = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	pthread_mutex_unlock(&handles_lock);
+}
+
+/* Releases a handle: commits what its file has staged, drops the reference. */
+static void handle_free(struct handle *h)
+{
+	if (h->f) {
+		int rc = file_commit(h->f);
+
+		if (rc)
+			log_err("release: commit of %s failed: %s", h->f->path, strerror(-rc));
+		file_put(h->f);
+	}
+	free(h->dir_path);
+	free(h);
+}
 
 static struct objfs_ctx *ctx_get(void)
 {
@@ -379,8 +426,11 @@ static int objfs_getattr(const char *path, struct stat *st, struct fuse_file_inf
 	if (fi && fi->fh) {
 		struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 
-		file_stat(h->f, st, h->ino);
-		return 0;
+		if (h->f) {
+			file_stat(h->f, st, h->ino);
+			return 0;
+		}
+		path = h->dir_path;
 	}
 	rc = resolve(ctx, path, &p);
 	return rc ? rc : stat_path(ctx, &p, st);
@@ -527,13 +577,23 @@ static int objfs_opendir(const char *path, struct fuse_file_info *fi)
 	if (!S_ISDIR(st.st_mode))
 		return -ENOTDIR;
 	/* readdir may get a NULL path (nullpath_ok): the handle keeps it */
-	fi->fh = (uint64_t)(uintptr_t)strdup(path);
-	return fi->fh ? 0 : -ENOMEM;
+	struct handle *h = calloc(1, sizeof(*h));
+
+	if (!h || !(h->dir_path = strdup(path))) {
+		free(h);
+		return -ENOMEM;
+	}
+	handle_link(h);
+	fi->fh = (uint64_t)(uintptr_t)h;
+	return 0;
 }
 
 static int objfs_releasedir(const char *path, struct fuse_file_info *fi)
 {
-	free((char *)(uintptr_t)fi->fh);
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+
+	handle_unlink(h);
+	handle_free(h);
 	return 0;
 }
 
@@ -545,7 +605,7 @@ static int objfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, of
 	struct objfs_path p;
 	struct stat st;
 	int64_t listed;
-	int rc = resolve(ctx, fi && fi->fh ? (const char *)(uintptr_t)fi->fh : path, &p);
+	int rc = resolve(ctx, fi && fi->fh ? ((struct handle *)(uintptr_t)fi->fh)->dir_path : path, &p);
 
 	if (rc)
 		return rc;
@@ -755,6 +815,7 @@ static struct handle *handle_new(struct objfs_file *f)
 	if (h) {
 		h->f = f;
 		h->ino = f->fid;
+		handle_link(h);
 	}
 	return h;
 }
@@ -812,11 +873,14 @@ static int objfs_create(const char *path, mode_t mode, struct fuse_file_info *fi
 	e.mtime_ns = a.mtime_ns;
 	e.fetched_ms = meta_now_ms();
 	meta_put(ctx->meta, p.tenant->name, p.rel, &e, NULL);
-	h = handle_new(f);
-	if (!h || rc) {
-		free(h);
+	if (rc) {
 		file_put(f);
-		return rc ? rc : -ENOMEM;
+		return rc;
+	}
+	h = handle_new(f);
+	if (!h) {
+		file_put(f);
+		return -ENOMEM;
 	}
 	fi->fh = (uint64_t)(uintptr_t)h;
 	return 0;
@@ -834,9 +898,9 @@ static int objfs_mknod(const char *path, mode_t mode, dev_t rdev)
 	if (rc == 0) {
 		struct handle *h = (struct handle *)(uintptr_t)fi.fh;
 
+		handle_unlink(h);
 		rc = file_commit(h->f);
-		file_put(h->f);
-		free(h);
+		handle_free(h);
 	}
 	return rc;
 }
@@ -1013,12 +1077,9 @@ static int objfs_fsync(const char *path, int datasync, struct fuse_file_info *fi
 static int objfs_release(const char *path, struct fuse_file_info *fi)
 {
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
-	int rc = file_commit(h->f);
 
-	if (rc)
-		log_err("release: commit of %s failed: %s", h->f->path, strerror(-rc));
-	file_put(h->f);
-	free(h);
+	handle_unlink(h);
+	handle_free(h);
 	return 0;
 }
 
@@ -1455,12 +1516,14 @@ static int change_attr(const char *path, struct fuse_file_info *fi, attr_fn fn, 
 	struct meta_entry e;
 	int rc;
 
-	if (fi && fi->fh) {
+	if (fi && fi->fh && ((struct handle *)(uintptr_t)fi->fh)->f) {
 		f = ((struct handle *)(uintptr_t)fi->fh)->f;
 		if (f->tenant->conf->read_only)
 			return -EROFS;
 		file_ref(f);
 	} else {
+		if (fi && fi->fh)
+			path = ((struct handle *)(uintptr_t)fi->fh)->dir_path;
 		rc = resolve_mut(ctx, path, &p);
 		if (rc)
 			return rc;
@@ -1803,6 +1866,17 @@ static void objfs_destroy(void *private_data)
 	struct objfs_ctx *ctx = private_data;
 	size_t left;
 
+	/* handles whose release the kernel dropped at unmount */
+	pthread_mutex_lock(&handles_lock);
+	while (handles) {
+		struct handle *h = handles;
+
+		handles = h->next;
+		pthread_mutex_unlock(&handles_lock);
+		handle_free(h);
+		pthread_mutex_lock(&handles_lock);
+	}
+	pthread_mutex_unlock(&handles_lock);
 	log_info("unmounting: draining %zu pending upload(s)", writeback_pending(ctx->wb));
 	left = writeback_drain(ctx->wb, ctx->cfg->drain_timeout_s);
 	if (left)

@@ -633,6 +633,10 @@ static void *worker(void *arg)
 			if (rc == 0) {
 				struct meta_entry landed;
 
+				/* Landing and commits of a file must not interleave: a commit
+				 * snapshots the file's base and then inserts its entry, and
+				 * the rebase below must see either both or neither. */
+				pthread_mutex_lock(&e->f->commit_lock);
 				landed_entry(e, etag, &landed);
 				rc = meta_journal_done(wb->ctx->meta, e->u.seq, &e->u, &landed);
 				meta_entry_clear(&landed);
@@ -642,6 +646,7 @@ static void *worker(void *arg)
 					rebase_queued(wb, e, etag);
 					file_landed(e->f, e->u.seq, e->u.base_etag, etag, e->u.size);
 				}
+				pthread_mutex_unlock(&e->f->commit_lock);
 			}
 		}
 

@@ -21,7 +21,7 @@ run_pass() {
 run_pass build
 if [ "${OBJFS_QUICK:-0}" != 1 ]; then
 	# leaks are checked in the daemon too; tests/lsan.supp says what is exempt
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:malloc_context_size=2 \
 	LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp" \
 		run_pass build/address SANITIZER=address
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 run_pass build/undefined SANITIZER=undefined

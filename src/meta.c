@@ -20,7 +20,7 @@
 enum {
 	ST_GET, ST_PUT, ST_DEL, ST_DEL_TREE, ST_DEL_TREE_DIRS,
 	ST_REN_DROP, ST_REN_MOVE, ST_REN_DIRS_DROP, ST_REN_DIRS_MOVE,
-	ST_LIST_BEGIN, ST_LIST_ADD, ST_LIST_SWEEP, ST_LIST_END, ST_LIST_TIME, ST_LIST_INVAL,
+	ST_LIST_BEGIN, ST_LIST_GEN, ST_LIST_ADD, ST_LIST_SWEEP, ST_LIST_END, ST_LIST_TIME, ST_LIST_INVAL,
 	ST_READDIR, ST_HAS_CHILD, ST_EXPIRE_TREE,
 	ST_J_INSERT, ST_J_UPLOAD_ID, ST_J_ADD_PART, ST_J_PARTS, ST_J_DEL, ST_J_DEL_PARTS,
 	ST_J_RETARGET, ST_J_LOAD, ST_J_REBASE,
@@ -59,6 +59,7 @@ static const char *const sql_text[ST_COUNT] = {
 	[ST_LIST_BEGIN] = "INSERT INTO dirs(tenant, path, listed_ms, gen) VALUES(?1, ?2, NULL, 1)"
 		   " ON CONFLICT(tenant, path) DO UPDATE SET listed_ms = NULL, gen = dirs.gen + 1"
 		   " RETURNING gen",
+	[ST_LIST_GEN] = "SELECT gen FROM dirs WHERE tenant = ?1 AND path = ?2",
 	[ST_LIST_ADD] = "", /* ST_PUT with a generation */
 	[ST_LIST_SWEEP] = "DELETE FROM entries WHERE tenant = ?1 AND parent = ?2 AND path != ''"
 		   " AND gen != ?3",
@@ -483,6 +484,21 @@ int meta_listing_begin(struct objfs_meta *m, const char *tenant, const char *dir
 	return rc;
 }
 
+/* 1 if gen is still dir's current listing generation (a newer listing
+ * supersedes an older one still running: the older one must neither tag rows
+ * with its generation nor sweep).  Caller holds the lock. */
+static int gen_current(struct objfs_meta *m, const char *tenant, const char *dir, int64_t gen)
+{
+	sqlite3_stmt *s = stmt(m, ST_LIST_GEN);
+	int cur;
+
+	sqlite3_bind_text(s, 1, tenant, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, dir, -1, SQLITE_STATIC);
+	cur = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int64(s, 0) == gen;
+	sqlite3_reset(s);
+	return cur;
+}
+
 int meta_listing_add(struct objfs_meta *m, const char *tenant, const char *dir, int64_t gen,
 		     const char *const *names, const struct meta_entry *entries, size_t n)
 {
@@ -491,6 +507,8 @@ int meta_listing_add(struct objfs_meta *m, const char *tenant, const char *dir, 
 
 	pthread_mutex_lock(&m->lock);
 	rc = begin(m);
+	if (rc == 0 && !gen_current(m, tenant, dir, gen))
+		n = 0;                       /* superseded: the newer listing decides */
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		if (snprintf(path, sizeof(path), "%s%s%s", dir, dir[0] ? "/" : "", names[i]) >=
 		    (int)sizeof(path)) {
@@ -512,6 +530,11 @@ int meta_listing_end(struct objfs_meta *m, const char *tenant, const char *dir, 
 
 	pthread_mutex_lock(&m->lock);
 	rc = begin(m);
+	if (!rc && !gen_current(m, tenant, dir, gen)) {
+		rc = finish(m, 0);           /* superseded: no sweep, not complete */
+		pthread_mutex_unlock(&m->lock);
+		return rc;
+	}
 	if (!rc) {
 		s = stmt(m, ST_LIST_SWEEP);
 		sqlite3_bind_text(s, 1, tenant, -1, SQLITE_STATIC);
@@ -647,11 +670,22 @@ int meta_journal_set_upload_id(struct objfs_meta *m, int64_t seq, const char *up
 	int rc;
 
 	pthread_mutex_lock(&m->lock);
-	s = stmt(m, ST_J_UPLOAD_ID);
-	sqlite3_bind_int64(s, 1, seq);
-	bind_opt_text(s, 2, upload_id);
-	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_fail(m, "journal upload id");
-	sqlite3_reset(s);
+	rc = begin(m);
+	if (!rc) {
+		s = stmt(m, ST_J_UPLOAD_ID);
+		sqlite3_bind_int64(s, 1, seq);
+		bind_opt_text(s, 2, upload_id);
+		rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_fail(m, "journal upload id");
+		sqlite3_reset(s);
+	}
+	if (!rc) {
+		/* parts belong to one upload id: a new (or no) upload starts empty */
+		s = stmt(m, ST_J_DEL_PARTS);
+		sqlite3_bind_int64(s, 1, seq);
+		rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_fail(m, "journal upload id parts");
+		sqlite3_reset(s);
+	}
+	rc = finish(m, rc);
 	pthread_mutex_unlock(&m->lock);
 	return rc;
 }

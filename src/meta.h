@@ -134,7 +134,8 @@ int meta_has_children(struct objfs_meta *m, const char *tenant, const char *dir)
 
 /* Durably records u (synchronous=FULL); sets u->seq. */
 int meta_journal_commit(struct objfs_meta *m, struct meta_upload *u);
-/* Records the multipart upload id of seq (durable). */
+/* Records the multipart upload id of seq (durable); forgets the parts
+ * recorded for a previous upload id. */
 int meta_journal_set_upload_id(struct objfs_meta *m, int64_t seq, const char *upload_id);
 /* Records a finished part of seq. */
 int meta_journal_add_part(struct objfs_meta *m, int64_t seq, const struct meta_part *p);

@@ -429,13 +429,14 @@ static int upload_multipart(struct objfs_writeback *wb, struct wb_entry *e, cons
 					     (size_t)j.nparts, etag, &err);
 		if (rc)
 			log_warn("upload %s/%s: complete: %s", t->bucket, key, err.msg);
-		if (rc == -ENOENT || rc == -EINVAL) {
-			/* the upload is gone or unusable: start over next time */
-			objfs_prov_mpu_abort(t->prov, t->bucket, key, e->u.upload_id, &err);
-			meta_journal_set_upload_id(ctx->meta, e->u.seq, NULL);
-			free(e->u.upload_id);
-			e->u.upload_id = NULL;
-		}
+	}
+	if (rc == -ENOENT || rc == -EINVAL) {
+		/* the upload is gone (aborted or expired at the provider) or
+		 * unusable: start over next time, without its recorded parts */
+		objfs_prov_mpu_abort(t->prov, t->bucket, key, e->u.upload_id, &err);
+		meta_journal_set_upload_id(ctx->meta, e->u.seq, NULL);
+		free(e->u.upload_id);
+		e->u.upload_id = NULL;
 	}
 out:
 	free(done);

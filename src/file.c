@@ -217,10 +217,12 @@ void file_put(struct objfs_file *f)
 	pthread_mutex_unlock(&fs->lock);
 	if (!last)
 		return;
-	/* Nothing references the staged chunks any more: every committed state
-	 * has landed (pending uploads hold references) and uncommitted state is
-	 * only left behind by an unlinked file. */
-	staging_remove_fid(f->ctx->staging, f->fid);
+	/* With nothing pending, nothing references the staged chunks any more:
+	 * every committed state has landed, and uncommitted state is only left
+	 * behind by an unlinked file.  Entries still pending (a shutdown whose
+	 * drain timed out) keep their chunks for the next start. */
+	if (!f->pending)
+		staging_remove_fid(f->ctx->staging, f->fid);
 	file_destroy(f);
 }
 

@@ -572,6 +572,7 @@ enum cfg_type {
 	T_LISTEN,    /* host:port */
 	T_PATTERN,   /* bucket pattern with {tenant} */
 	T_LEVEL,     /* log level */
+	T_RCACHE,    /* read_cache mode */
 	T_MODE,      /* octal mode */
 	T_SIZE,      /* uint64_t size with suffix */
 	T_UINT,      /* unsigned, decimal */
@@ -615,6 +616,7 @@ static const struct cfg_opt objfs_opts[] = {
 	CO("drain_timeout", T_UINT, drain_timeout_s, 0, 86400),
 	CO("sync_upload", T_BOOL, sync_upload, 0, 0),
 	CO("writeback_delay_ms", T_UINT, writeback_delay_ms, 0, 3600000),
+	CO("read_cache", T_RCACHE, read_cache, 0, 0),
 };
 #define NOBJFS_OPTS (sizeof(objfs_opts) / sizeof(objfs_opts[0]))
 
@@ -755,6 +757,17 @@ static int cfg_set_opt(struct cfg_state *st, void *base, const struct cfg_opt *o
 			return cfg_err(st, -EINVAL, line,
 				       "%s: invalid log level \"%s\" (error, warn, info or debug)", label, value);
 		return cfg_set_str(st, (char **)field, value);
+	case T_RCACHE:
+		if (!strcmp(value, "auto"))
+			*(int *)field = OBJFS_READ_CACHE_AUTO;
+		else if (!strcmp(value, "always"))
+			*(int *)field = OBJFS_READ_CACHE_ALWAYS;
+		else if (!strcmp(value, "never"))
+			*(int *)field = OBJFS_READ_CACHE_NEVER;
+		else
+			return cfg_err(st, -EINVAL, line,
+				       "%s: invalid value \"%s\" (auto, always or never)", label, value);
+		return 0;
 	case T_MODE: {
 		char *end = NULL;
 		unsigned long m;

@@ -41,6 +41,9 @@ struct objfs_tenant_conf {
 	int line;                /* line of the [tenant NAME] header */
 };
 
+/* read_cache: auto = only for providers whose reads are not local-disk cheap */
+enum { OBJFS_READ_CACHE_AUTO = 0, OBJFS_READ_CACHE_ALWAYS, OBJFS_READ_CACHE_NEVER };
+
 struct objfs_config {
 	char *path;              /* the file that was loaded */
 	char *mountpoint;        /* may be NULL: then it must come from the command line */
@@ -67,6 +70,7 @@ struct objfs_config {
 	int sync_upload;              /* fsync waits for the upload itself */
 	unsigned writeback_delay_ms;  /* delay uploads after commit so rapid rewrites
 	                               * coalesce (like rclone --vfs-write-back); default 0 */
+	int read_cache;               /* OBJFS_READ_CACHE_*, default auto */
 
 	struct objfs_provider_section *providers; size_t nproviders;
 	struct objfs_tenant_conf *tenants; size_t ntenants;

@@ -176,13 +176,16 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	snprintf(rcdir, sizeof(rcdir), "%s/readcache", cfg->cache_dir);
-	rc = objfs_readcache_new(rcdir, cfg->read_cache_max_bytes, 1 << 20, 8 << 20, 4, &ctx.rcache);
-	if (rc) {
-		fprintf(stderr, "%s: cannot open the read cache in %s: %s\n", cfg->path, rcdir,
-			strerror(-rc));
-		goto out;
+	if (cfg->read_cache != OBJFS_READ_CACHE_NEVER) {
+		rc = objfs_readcache_new(rcdir, cfg->read_cache_max_bytes, 1 << 20, 8 << 20, 4,
+					 &ctx.rcache);
+		if (rc) {
+			fprintf(stderr, "%s: cannot open the read cache in %s: %s\n", cfg->path,
+				rcdir, strerror(-rc));
+			goto out;
+		}
 	}
-	ctx.rcache_all = getenv("OBJFS_READ_CACHE_ALL") != NULL;
+	ctx.rcache_all = cfg->read_cache == OBJFS_READ_CACHE_ALWAYS;
 	if (files_new(&ctx, &ctx.files) || writeback_new(&ctx, &ctx.wb))
 		goto out;
 

@@ -313,3 +313,20 @@ def test_concurrent_writers_and_listers(objfs_factory):
     for n, d in results.items():
         o = fs.stored("acme", "conc/" + n)
         assert o is not None and o.size == len(d) and o.read() == d, n
+
+
+@pytest.mark.watchdog(150)
+def test_random_ops_through_read_cache(objfs_factory):
+    """The same model with every base read going through the on-disk read
+    cache (read_cache = always; tiny, so blocks are evicted and refetched)."""
+    fs = objfs_factory({"objfs": {"chunk_size": "1M", "read_cache": "always",
+                                  "read_cache_max_bytes": "3M"}})
+    fs.start()
+    model, took = run_integrity(fs, seed=4242, nops=800, nfiles=20,
+                                max_size=3 * MiB, max_write=200 * KiB)
+    rc_dir = os.path.join(fs.cache_dir, "readcache")
+    assert os.path.isdir(rc_dir)
+    used = sum(os.path.getsize(os.path.join(rc_dir, n)) for n in os.listdir(rc_dir))
+    assert used <= 3 * MiB, "read cache holds %d bytes over its 3 MiB bound" % used
+    assert used > 0, "the cold remount's reads did not go through the read cache"
+    assert took < 90, "took %.0fs" % took

@@ -382,6 +382,46 @@ static void stat_from_entry(const struct meta_entry *e, struct stat *st)
 	st->st_ctim = st->st_mtim;
 }
 
+/* Attributes (and xattrs) of a cached entry; a is cleared by the caller. */
+static void attr_from_entry(const struct meta_entry *e, struct objfs_fileattr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->mode = e->mode;
+	a->has_mode = 1;
+	a->uid = e->uid;
+	a->has_uid = 1;
+	a->gid = e->gid;
+	a->has_gid = 1;
+	a->mtime_ns = e->mtime_ns;
+	a->has_mtime = 1;
+	if (e->xattr) {
+		struct objfs_kv kv = { (char *)"xattr", e->xattr };
+		struct objfs_fileattr xa;
+
+		memset(&xa, 0, sizeof(xa));
+		if (objfs_objmeta_decode(&kv, 1, &xa) == 0) {
+			a->xattrs = xa.xattrs;
+			a->nxattrs = xa.nxattrs;
+		}
+	}
+}
+
+/* Attributes of a new object: mode, owned by the caller, modified now. */
+static void new_attr(struct objfs_fileattr *a, mode_t mode)
+{
+	struct fuse_context *fc = fuse_get_context();
+
+	memset(a, 0, sizeof(*a));
+	a->mode = mode;
+	a->has_mode = 1;
+	a->uid = fc->uid;
+	a->has_uid = 1;
+	a->gid = fc->gid;
+	a->has_gid = 1;
+	a->mtime_ns = now_ns();
+	a->has_mtime = 1;
+}
+
 static void stat_root(struct objfs_ctx *ctx, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -708,7 +748,6 @@ static int put_marker(struct objfs_ctx *ctx, struct objfs_tenant *t, const char 
 static int objfs_mkdir(const char *path, mode_t mode)
 {
 	struct objfs_ctx *ctx = ctx_get();
-	struct fuse_context *fc = fuse_get_context();
 	struct objfs_fileattr a;
 	struct objfs_path p;
 	struct meta_entry e;
@@ -722,15 +761,7 @@ static int objfs_mkdir(const char *path, mode_t mode)
 		return -EEXIST;
 	if (stat_path(ctx, &p, &st) == 0)
 		return -EEXIST;
-	memset(&a, 0, sizeof(a));
-	a.mode = S_IFDIR | (mode & 07777);
-	a.has_mode = 1;
-	a.uid = fc->uid;
-	a.has_uid = 1;
-	a.gid = fc->gid;
-	a.has_gid = 1;
-	a.mtime_ns = now_ns();
-	a.has_mtime = 1;
+	new_attr(&a, S_IFDIR | (mode & 07777));
 	rc = put_marker(ctx, p.tenant, p.rel, &a);
 	if (rc)
 		return rc;
@@ -823,7 +854,6 @@ static struct handle *handle_new(struct objfs_file *f)
 static int objfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	struct objfs_ctx *ctx = ctx_get();
-	struct fuse_context *fc = fuse_get_context();
 	struct objfs_fileattr a;
 	struct objfs_file *f = NULL;
 	struct objfs_path p;
@@ -838,15 +868,7 @@ static int objfs_create(const char *path, mode_t mode, struct fuse_file_info *fi
 		return -EEXIST;
 	if (!S_ISREG(mode | S_IFREG) || !type_allowed(p.tenant, p.rel))
 		return -EACCES;
-	memset(&a, 0, sizeof(a));
-	a.mode = S_IFREG | (mode & 07777);
-	a.has_mode = 1;
-	a.uid = fc->uid;
-	a.has_uid = 1;
-	a.gid = fc->gid;
-	a.has_gid = 1;
-	a.mtime_ns = now_ns();
-	a.has_mtime = 1;
+	new_attr(&a, S_IFREG | (mode & 07777));
 	rc = quota_add_object(p.tenant);
 	if (rc)
 		return rc;
@@ -945,25 +967,7 @@ static int file_for_path(struct objfs_ctx *ctx, struct objfs_path *p, int revali
 		meta_entry_clear(&e);
 		return -EISDIR;
 	}
-	memset(&a, 0, sizeof(a));
-	a.mode = e.mode;
-	a.has_mode = 1;
-	a.uid = e.uid;
-	a.has_uid = 1;
-	a.gid = e.gid;
-	a.has_gid = 1;
-	a.mtime_ns = e.mtime_ns;
-	a.has_mtime = 1;
-	if (e.xattr) {
-		struct objfs_kv kv = { (char *)"xattr", e.xattr };
-		struct objfs_fileattr xa;
-
-		memset(&xa, 0, sizeof(xa));
-		if (objfs_objmeta_decode(&kv, 1, &xa) == 0) {
-			a.xattrs = xa.xattrs;
-			a.nxattrs = xa.nxattrs;
-		}
-	}
+	attr_from_entry(&e, &a);
 	rc = files_get(ctx->files, p->tenant, p->rel, e.ino, &e, &a, &f);
 	objfs_fileattr_clear(&a);
 	meta_entry_clear(&e);
@@ -1400,7 +1404,6 @@ static int objfs_link(const char *from, const char *to)
 static int objfs_symlink(const char *target, const char *path)
 {
 	struct objfs_ctx *ctx = ctx_get();
-	struct fuse_context *fc = fuse_get_context();
 	char key[OBJFS_KEY_MAX + 1], etag[OBJFS_ETAG_MAX] = "";
 	struct objfs_seg seg;
 	struct objfs_source src;
@@ -1423,15 +1426,7 @@ static int objfs_symlink(const char *target, const char *path)
 	rc = tenant_key(p.tenant, p.rel, key, sizeof(key));
 	if (rc)
 		return rc;
-	memset(&a, 0, sizeof(a));
-	a.mode = S_IFLNK | 0777;
-	a.has_mode = 1;
-	a.uid = fc->uid;
-	a.has_uid = 1;
-	a.gid = fc->gid;
-	a.has_gid = 1;
-	a.mtime_ns = now_ns();
-	a.has_mtime = 1;
+	new_attr(&a, S_IFLNK | 0777);
 	rc = objfs_objmeta_encode(&a, &kv, &nkv);
 	if (rc)
 		return rc;
@@ -1548,25 +1543,7 @@ static int change_attr(const char *path, struct fuse_file_info *fi, attr_fn fn, 
 	rc = lookup_entry(ctx, p.tenant, p.rel, &e, 0);
 	if (rc)
 		return rc;
-	memset(&a, 0, sizeof(a));
-	a.mode = e.mode;
-	a.has_mode = 1;
-	a.uid = e.uid;
-	a.has_uid = 1;
-	a.gid = e.gid;
-	a.has_gid = 1;
-	a.mtime_ns = e.mtime_ns;
-	a.has_mtime = 1;
-	if (e.xattr) {
-		struct objfs_kv kv = { (char *)"xattr", e.xattr };
-		struct objfs_fileattr xa;
-
-		memset(&xa, 0, sizeof(xa));
-		if (objfs_objmeta_decode(&kv, 1, &xa) == 0) {
-			a.xattrs = xa.xattrs;
-			a.nxattrs = xa.nxattrs;
-		}
-	}
+	attr_from_entry(&e, &a);
 	rc = fn(&a, arg);
 	if (rc == 0) {
 		struct objfs_kv *kv = NULL;
@@ -1742,11 +1719,8 @@ static int read_xattrs(const char *path, struct objfs_fileattr *a)
 		return rc;
 	}
 	rc = lookup_entry(ctx, p.tenant, p.rel, &e, 0);
-	if (rc == 0 && e.xattr) {
-		struct objfs_kv kv = { (char *)"xattr", e.xattr };
-
-		rc = objfs_objmeta_decode(&kv, 1, a);
-	}
+	if (rc == 0)
+		attr_from_entry(&e, a);
 	meta_entry_clear(&e);
 	return rc;
 }

@@ -177,30 +177,6 @@ void staging_remove_chunk(struct objfs_staging *s, uint64_t fid, size_t idx, uin
 		staging_release(s, (uint64_t)st.st_size);
 }
 
-void staging_remove_fid(struct objfs_staging *s, uint64_t fid)
-{
-	char p[4096];
-	uint64_t freed = 0;
-	struct dirent *de;
-	struct stat st;
-	DIR *d;
-
-	staging_fid_path(s, fid, p, sizeof(p));
-	d = opendir(p);
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, 0) == 0 &&
-		    unlinkat(dirfd(d), de->d_name, 0) == 0)
-			freed += (uint64_t)st.st_size;
-	}
-	closedir(d);
-	rmdir(p);
-	staging_release(s, freed);
-}
-
 void staging_gc_fid(struct objfs_staging *s, uint64_t fid,
 		    int (*keep)(size_t idx, uint32_t ver, void *arg), void *arg)
 {
@@ -231,6 +207,20 @@ void staging_gc_fid(struct objfs_staging *s, uint64_t fid,
 	}
 	closedir(d);
 	staging_release(s, freed);
+}
+
+static int keep_none(size_t idx, uint32_t ver, void *arg)
+{
+	return 0;
+}
+
+void staging_remove_fid(struct objfs_staging *s, uint64_t fid)
+{
+	char p[4096];
+
+	staging_gc_fid(s, fid, keep_none, NULL);
+	staging_fid_path(s, fid, p, sizeof(p));
+	rmdir(p);
 }
 
 void staging_reserve(struct objfs_staging *s, uint64_t bytes)

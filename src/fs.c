@@ -14,7 +14,7 @@
  * namespace changes (mkdir, rmdir, unlink, rename, symlink) and metadata
  * changes of files without staged content go to the provider synchronously.
  */
-#define FUSE_USE_VERSION 35
+#define FUSE_USE_VERSION 312
 #include <errno.h>
 #include <fuse.h>
 #include <fuse_lowlevel.h>
@@ -1527,7 +1527,12 @@ static int change_attr(const char *path, struct fuse_file_info *fi, attr_fn fn, 
 		f = files_lookup(ctx->files, p.tenant, p.rel);
 	}
 	if (f) {
-		/* staged or pending content: the change travels with the next commit */
+		/* Staged or pending content: the change travels with a commit.
+		 * Through an open handle (fchmod, futimens: what tar and cp -p do
+		 * before close) it waits for that handle's close or fsync, so the
+		 * file goes up once; by path it is committed now. */
+		int by_handle = fi && fi->fh;
+
 		pthread_mutex_lock(&f->lock);
 		rc = fn(&f->attr, arg);
 		if (rc == 0) {
@@ -1535,7 +1540,7 @@ static int change_attr(const char *path, struct fuse_file_info *fi, attr_fn fn, 
 			f->ctime_ns = now_ns();
 		}
 		pthread_mutex_unlock(&f->lock);
-		if (rc == 0)
+		if (rc == 0 && !by_handle)
 			rc = file_commit(f);
 		file_put(f);
 		return rc;

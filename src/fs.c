@@ -1900,6 +1900,54 @@ static const struct fuse_operations objfs_ops = {
 	.removexattr = objfs_removexattr,
 };
 
+/*
+ * The kernel reads ahead on a FUSE mount at most its backing device's
+ * read_ahead_kb (128 KiB by default; max_readahead can only lower it), which
+ * caps every sequential read request at 128 KiB.  Raise it to `kb` through
+ * sysfs.  The mount's device number comes from /proc/self/mountinfo, so
+ * nothing touches the mount itself (which would wait for FUSE init).
+ * Best effort: needs root, and is logged when it fails.
+ */
+static void set_read_ahead(const char *mountpoint, unsigned kb)
+{
+	char line[8192], path[128], real[PATH_MAX];
+	unsigned major = 0, minor = 0;
+	int found = 0;
+	FILE *mi, *ra;
+
+	if (!realpath(mountpoint, real))
+		return;
+	mi = fopen("/proc/self/mountinfo", "r");
+	if (!mi)
+		return;
+	/* "36 35 0:52 / /mnt/store rw,... - fuse.objfs objfs rw,..." (last match wins) */
+	while (fgets(line, sizeof(line), mi)) {
+		char mnt[PATH_MAX], fstype[64];
+		unsigned ma, mi_;
+
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &ma, &mi_, mnt) != 3)
+			continue;
+		const char *dash = strstr(line, " - ");
+		if (!dash || sscanf(dash + 3, "%63s", fstype) != 1)
+			continue;
+		if (!strcmp(mnt, real) && !strncmp(fstype, "fuse", 4)) {
+			major = ma;
+			minor = mi_;
+			found = 1;
+		}
+	}
+	fclose(mi);
+	if (!found)
+		return;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", major, minor);
+	ra = fopen(path, "w");
+	if (!ra || fprintf(ra, "%u\n", kb) < 0 || fclose(ra) != 0) {
+		log_debug("cannot set %s: %s", path, strerror(errno));
+		return;
+	}
+	log_debug("read-ahead of the mount set to %u KiB", kb);
+}
+
 int objfs_fs_main(struct objfs_ctx *ctx, int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -1922,6 +1970,7 @@ int objfs_fs_main(struct objfs_ctx *ctx, int argc, char **argv)
 	if (fuse_mount(fuse, opts.mountpoint) != 0)
 		goto out;
 	mounted = 1;
+	set_read_ahead(opts.mountpoint, 1024);
 	if (fuse_daemonize(opts.foreground) != 0)
 		goto out;
 	se = fuse_get_session(fuse);

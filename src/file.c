@@ -1016,6 +1016,34 @@ fail:
 	return -ENOMEM;
 }
 
+/* Copies the file's content (chunk 0 or zeros) into u->inline_data and
+ * makes u independent of chunk files and of the base.  f->lock held. */
+static int inline_content(struct objfs_file *f, struct meta_upload *u)
+{
+	char *buf = calloc(1, f->size ? f->size : 1);
+	uint32_t have = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	if (f->nchunks && f->chunks[0].ver) {
+		int fd = chunk_fd(f, 0, 0);
+		ssize_t r;
+
+		have = f->chunks[0].len < f->size ? f->chunks[0].len : (uint32_t)f->size;
+		r = fd < 0 ? fd : pread(fd, buf, have, 0);
+		if (r != (ssize_t)have) {
+			free(buf);
+			return r < 0 ? (fd < 0 ? fd : -errno) : -EIO;
+		}
+	}
+	u->inline_data = buf;
+	u->inline_len = (size_t)f->size;
+	free(u->base_etag);
+	u->base_etag = NULL;
+	u->base_len = 0;
+	return 0;
+}
+
 int file_commit(struct objfs_file *f)
 {
 	struct meta_upload u;
@@ -1050,10 +1078,20 @@ int file_commit(struct objfs_file *f)
 		rc = -ENOMEM;
 		goto out_unlock;
 	}
-	for (size_t i = 0; i < ncover && i < f->nchunks; i++) {
-		u.chunks[i] = f->chunks[i].ver;
-		if (f->chunks[i].ver == f->cur_ver)
-			fsync_idx[nfs++] = (uint32_t)i;
+	if (f->size <= OBJFS_INLINE_MAX && f->size <= csize(f) &&
+	    (!f->base_etag || f->base_len == 0 || (f->nchunks && f->chunks[0].ver))) {
+		/* small: the content goes into the journal entry itself */
+		rc = inline_content(f, &u);
+		if (rc) {
+			pthread_mutex_unlock(&f->lock);
+			goto out_unlock;
+		}
+	} else {
+		for (size_t i = 0; i < ncover && i < f->nchunks; i++) {
+			u.chunks[i] = f->chunks[i].ver;
+			if (f->chunks[i].ver == f->cur_ver)
+				fsync_idx[nfs++] = (uint32_t)i;
+		}
 	}
 	uint32_t ver = f->cur_ver;
 	int64_t prev_seq = f->last_seq;
@@ -1063,8 +1101,10 @@ int file_commit(struct objfs_file *f)
 	f->commit_ver = f->cur_ver;
 	f->cur_ver++;
 	f->dirty = 0;
-	fid_created = f->new_fid_dir;
-	f->new_fid_dir = 0;
+	/* an inline commit syncs no chunk file: a later commit syncs the directory */
+	fid_created = nfs ? f->new_fid_dir : 0;
+	if (nfs)
+		f->new_fid_dir = 0;
 	f->pending++;
 	chunk_fd_forget(f);
 	pthread_mutex_unlock(&f->lock);

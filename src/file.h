@@ -114,6 +114,11 @@ int file_truncate(struct objfs_file *f, uint64_t size);
  * base object is deleted under an open handle). */
 int file_materialize(struct objfs_file *f);
 
+/* Files up to this size whose content does not depend on a base object are
+ * committed with their content inside the journal entry: one fsync (the
+ * journal's) instead of the chunk files', their directory's and the journal's. */
+#define OBJFS_INLINE_MAX (64 * 1024)
+
 /* Commits the staged state to the journal (durable on return) and queues the
  * upload.  No-op when nothing changed. */
 int file_commit(struct objfs_file *f);

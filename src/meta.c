@@ -74,8 +74,8 @@ static const char *const sql_text[ST_COUNT] = {
 		   " AND type != 0 LIMIT 1",
 	[ST_EXPIRE_TREE] = "UPDATE entries SET fetched_ms = 0 WHERE tenant = ?1 AND " TREE("path", "?2"),
 	[ST_J_INSERT] = "INSERT INTO uploads(fid, tenant, path, size, base_etag, base_len, chunks,"
-		   " meta, content_type, upload_id, created_ms)"
-		   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+		   " meta, content_type, upload_id, created_ms, inline)"
+		   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[ST_J_UPLOAD_ID] = "UPDATE uploads SET upload_id = ?2 WHERE seq = ?1",
 	[ST_J_ADD_PART] = "INSERT OR REPLACE INTO parts(seq, number, size, etag) VALUES(?1, ?2, ?3, ?4)",
 	[ST_J_PARTS] = "SELECT number, size, etag FROM parts WHERE seq = ?1 ORDER BY number",
@@ -83,7 +83,7 @@ static const char *const sql_text[ST_COUNT] = {
 	[ST_J_DEL_PARTS] = "DELETE FROM parts WHERE seq = ?1",
 	[ST_J_RETARGET] = "UPDATE uploads SET tenant = ?2, path = ?3 WHERE fid = ?1",
 	[ST_J_LOAD] = "SELECT seq, fid, tenant, path, size, base_etag, base_len, chunks, meta,"
-		   " content_type, upload_id, created_ms FROM uploads ORDER BY seq",
+		   " content_type, upload_id, created_ms, inline FROM uploads ORDER BY seq",
 	[ST_J_REBASE] = "UPDATE uploads SET base_etag = ?3 WHERE fid = ?1 AND seq > ?2"
 		   " AND base_etag IS ?4",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -104,7 +104,7 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS uploads(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
 	" fid INTEGER NOT NULL, tenant TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL,"
 	" base_etag TEXT, base_len INTEGER NOT NULL, chunks BLOB, meta TEXT NOT NULL,"
-	" content_type TEXT, upload_id TEXT, created_ms INTEGER NOT NULL);"
+	" content_type TEXT, upload_id TEXT, created_ms INTEGER NOT NULL, inline BLOB);"
 	"CREATE TABLE IF NOT EXISTS parts(seq INTEGER NOT NULL, number INTEGER NOT NULL,"
 	" size INTEGER NOT NULL, etag TEXT NOT NULL, PRIMARY KEY(seq, number));"
 	/* the mount root owns inode number 1 */
@@ -147,6 +147,7 @@ void meta_upload_clear(struct meta_upload *u)
 	free(u->meta);
 	free(u->content_type);
 	free(u->upload_id);
+	free(u->inline_data);
 	memset(u, 0, sizeof(*u));
 }
 
@@ -653,6 +654,10 @@ int meta_journal_commit(struct objfs_meta *m, struct meta_upload *u)
 		bind_opt_text(s, 9, u->content_type);
 		bind_opt_text(s, 10, u->upload_id);
 		sqlite3_bind_int64(s, 11, u->created_ms);
+		if (u->inline_data)
+			sqlite3_bind_blob(s, 12, u->inline_data, (int)u->inline_len, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(s, 12);
 		rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_fail(m, "journal commit");
 		sqlite3_reset(s);
 		if (!rc)
@@ -858,7 +863,14 @@ int meta_journal_load(struct objfs_meta *m, struct meta_upload **out, size_t *n)
 		u->content_type = col_strdup(s, 9);
 		u->upload_id = col_strdup(s, 10);
 		u->created_ms = sqlite3_column_int64(s, 11);
-		if (!u->tenant || !u->path || !u->meta || (u->nchunks && !u->chunks)) {
+		if (sqlite3_column_type(s, 12) == SQLITE_BLOB) {
+			u->inline_len = (size_t)sqlite3_column_bytes(s, 12);
+			u->inline_data = malloc(u->inline_len ? u->inline_len : 1);
+			if (u->inline_data && u->inline_len)
+				memcpy(u->inline_data, sqlite3_column_blob(s, 12), u->inline_len);
+		}
+		if (!u->tenant || !u->path || !u->meta || (u->nchunks && !u->chunks) ||
+		    (u->inline_len && !u->inline_data)) {
 			rc = SQLITE_NOMEM;
 			break;
 		}

@@ -66,6 +66,8 @@ struct meta_upload {
 	char *content_type;
 	char *upload_id;          /* multipart upload in progress, or NULL */
 	int64_t created_ms;
+	void *inline_data;        /* the whole content, for small files (no chunk files), or NULL */
+	size_t inline_len;
 };
 void meta_upload_clear(struct meta_upload *u);
 
@@ -81,7 +83,7 @@ struct objfs_meta;
 int meta_open(const char *cache_dir, struct objfs_meta **out);
 void meta_close(struct objfs_meta *m);
 
-/* Wall clock in ms (injectable for tests via meta_set_clock). */
+/* Wall clock in ms. */
 int64_t meta_now_ms(void);
 
 /* --- attribute / listing cache --- */

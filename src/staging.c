@@ -255,6 +255,13 @@ void staging_reserve(struct objfs_staging *s, uint64_t bytes)
 	pthread_mutex_unlock(&s->lock);
 }
 
+void staging_charge(struct objfs_staging *s, uint64_t bytes)
+{
+	pthread_mutex_lock(&s->lock);
+	s->used += bytes;
+	pthread_mutex_unlock(&s->lock);
+}
+
 void staging_release(struct objfs_staging *s, uint64_t bytes)
 {
 	if (!bytes)

@@ -44,6 +44,8 @@ void staging_gc_fid(struct objfs_staging *s, uint64_t fid,
 /* Reserves bytes, waiting while the area is full and uploads are pending. */
 void staging_reserve(struct objfs_staging *s, uint64_t bytes);
 void staging_release(struct objfs_staging *s, uint64_t bytes);
+/* Accounts bytes without ever waiting (start-up, before uploads can run). */
+void staging_charge(struct objfs_staging *s, uint64_t bytes);
 /* Wakes waiters (called when uploads finish). */
 void staging_kick(struct objfs_staging *s);
 uint64_t staging_used(struct objfs_staging *s);

@@ -175,6 +175,17 @@ static int body_build(struct objfs_writeback *wb, struct wb_entry *e, uint64_t s
 	int rc = 0;
 
 	memset(b, 0, sizeof(*b));
+	if (e->u.inline_data) {
+		/* a small file committed with its content in the journal */
+		b->segs = calloc(1, sizeof(*b->segs));
+		if (!b->segs)
+			return -ENOMEM;
+		b->segs[0] = (struct objfs_seg){ .fd = -1, .buf = (char *)e->u.inline_data + start,
+						 .len = end - start };
+		b->nsegs = end > start;
+		b->size = end - start;
+		return 0;
+	}
 	b->segs = calloc(2 * n + 1, sizeof(*b->segs));
 	b->fds = calloc(n + 1, sizeof(int));
 	b->fills = calloc(n + 1, sizeof(char *));
@@ -888,6 +899,32 @@ static int keep_referenced(size_t idx, uint32_t ver, void *arg)
 	return 0;
 }
 
+/* The newest entry of f carries its content inline: put it back into a
+ * chunk file so the file can be read and written on.  f->lock held. */
+static void restore_inline(struct objfs_ctx *ctx, struct objfs_file *f,
+			   const struct meta_upload *u, uint32_t *maxver)
+{
+	char p[4096];
+	int created, fd;
+
+	free(f->chunks);
+	f->chunks = calloc(1, sizeof(*f->chunks));
+	f->nchunks = f->chunks ? 1 : 0;
+	if (!f->chunks || staging_fid_mkdir(ctx->staging, u->fid, &created))
+		return;
+	staging_chunk_path(ctx->staging, u->fid, 0, 1, p, sizeof(p));
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	if (pwrite(fd, u->inline_data, u->inline_len, 0) == (ssize_t)u->inline_len) {
+		staging_charge(ctx->staging, u->inline_len);
+		f->chunks[0].ver = 1;
+		f->chunks[0].len = (uint32_t)u->inline_len;
+		*maxver = 1;
+	}
+	close(fd);
+}
+
 int writeback_recover(struct objfs_writeback *wb)
 {
 	struct objfs_ctx *ctx = wb->ctx;
@@ -963,6 +1000,8 @@ int writeback_recover(struct objfs_writeback *wb)
 						f->chunks[c].len = (uint32_t)st.st_size;
 				}
 			}
+			if (u->inline_data && u->inline_len)
+				restore_inline(ctx, f, u, &maxver);
 			f->size = u->size;
 			free(f->base_etag);
 			f->base_etag = u->base_etag ? strdup(u->base_etag) : NULL;

@@ -872,9 +872,14 @@ static int objfs_create(const char *path, mode_t mode, struct fuse_file_info *fi
 	rc = quota_add_object(p.tenant);
 	if (rc)
 		return rc;
-	/* a fresh inode number: never the one of an unlinked file still open */
-	meta_del(ctx->meta, p.tenant->name, p.rel);
-	rc = meta_ino(ctx->meta, p.tenant->name, p.rel, &fid);
+	memset(&e, 0, sizeof(e));
+	e.type = META_FILE;
+	e.mode = a.mode;
+	e.uid = a.uid;
+	e.gid = a.gid;
+	e.mtime_ns = a.mtime_ns;
+	e.fetched_ms = meta_now_ms();
+	rc = meta_create(ctx->meta, p.tenant->name, p.rel, &e, &fid);
 	if (rc)
 		return rc;
 	rc = files_get(ctx->files, p.tenant, p.rel, fid, NULL, &a, &f);
@@ -887,14 +892,6 @@ static int objfs_create(const char *path, mode_t mode, struct fuse_file_info *fi
 	pthread_mutex_lock(&f->lock);
 	f->dirty = 1;                 /* even an empty new file must be uploaded */
 	pthread_mutex_unlock(&f->lock);
-	memset(&e, 0, sizeof(e));
-	e.type = META_FILE;
-	e.mode = a.mode;
-	e.uid = a.uid;
-	e.gid = a.gid;
-	e.mtime_ns = a.mtime_ns;
-	e.fetched_ms = meta_now_ms();
-	meta_put(ctx->meta, p.tenant->name, p.rel, &e, NULL);
 	if (rc) {
 		file_put(f);
 		return rc;

@@ -407,6 +407,22 @@ static int run_tp(struct objfs_meta *m, int id, const char *tenant, const char *
 	return rc == SQLITE_DONE ? 0 : db_fail(m, sql_text[id]);
 }
 
+int meta_create(struct objfs_meta *m, const char *tenant, const char *path,
+		const struct meta_entry *e, uint64_t *ino_out)
+{
+	int rc;
+
+	pthread_mutex_lock(&m->lock);
+	rc = begin(m);
+	if (!rc)
+		rc = run_tp(m, ST_DEL, tenant, path, NULL, NULL, NULL);
+	if (!rc)
+		rc = put_locked(m, tenant, path, e, 0, ino_out);
+	rc = finish(m, rc);
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
 int meta_del(struct objfs_meta *m, const char *tenant, const char *path)
 {
 	int rc;

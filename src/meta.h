@@ -95,6 +95,11 @@ int meta_get(struct objfs_meta *m, const char *tenant, const char *path,
  * keeps its inode number if it existed.  *ino_out (may be NULL) gets it. */
 int meta_put(struct objfs_meta *m, const char *tenant, const char *path,
 	     const struct meta_entry *e, uint64_t *ino_out);
+/* A new object at (tenant, path): replaces any row there with e under a new
+ * inode number (never the one an unlinked, still open file has), in one
+ * transaction.  *ino_out gets it. */
+int meta_create(struct objfs_meta *m, const char *tenant, const char *path,
+		const struct meta_entry *e, uint64_t *ino_out);
 /* Inode number for (tenant, path), creating a placeholder row if needed. */
 int meta_ino(struct objfs_meta *m, const char *tenant, const char *path, uint64_t *ino);
 /* Removes the row of path (keeps descendants). */

@@ -406,6 +406,19 @@ static void attr_from_entry(const struct meta_entry *e, struct objfs_fileattr *a
 	}
 }
 
+/* The cache entry of a new object with attributes a (strings left NULL). */
+static void entry_from_attr(struct meta_entry *e, enum meta_type type,
+			    const struct objfs_fileattr *a)
+{
+	memset(e, 0, sizeof(*e));
+	e->type = type;
+	e->mode = a->mode;
+	e->uid = a->uid;
+	e->gid = a->gid;
+	e->mtime_ns = a->mtime_ns;
+	e->fetched_ms = meta_now_ms();
+}
+
 /* Attributes of a new object: mode, owned by the caller, modified now. */
 static void new_attr(struct objfs_fileattr *a, mode_t mode)
 {
@@ -765,13 +778,7 @@ static int objfs_mkdir(const char *path, mode_t mode)
 	rc = put_marker(ctx, p.tenant, p.rel, &a);
 	if (rc)
 		return rc;
-	memset(&e, 0, sizeof(e));
-	e.type = META_DIR;
-	e.mode = a.mode;
-	e.uid = a.uid;
-	e.gid = a.gid;
-	e.mtime_ns = a.mtime_ns;
-	e.fetched_ms = meta_now_ms();
+	entry_from_attr(&e, META_DIR, &a);
 	meta_put(ctx->meta, p.tenant->name, p.rel, &e, NULL);
 	/* a new directory is known to be empty: its listing is complete */
 	if (meta_listing_begin(ctx->meta, p.tenant->name, p.rel, &gen) == 0)
@@ -872,19 +879,14 @@ static int objfs_create(const char *path, mode_t mode, struct fuse_file_info *fi
 	rc = quota_add_object(p.tenant);
 	if (rc)
 		return rc;
-	memset(&e, 0, sizeof(e));
-	e.type = META_FILE;
-	e.mode = a.mode;
-	e.uid = a.uid;
-	e.gid = a.gid;
-	e.mtime_ns = a.mtime_ns;
-	e.fetched_ms = meta_now_ms();
+	entry_from_attr(&e, META_FILE, &a);
 	rc = meta_create(ctx->meta, p.tenant->name, p.rel, &e, &fid);
-	if (rc)
+	if (rc == 0)
+		rc = files_get(ctx->files, p.tenant, p.rel, fid, NULL, &a, &f);
+	if (rc) {
+		quota_remove_object(p.tenant, 0);
 		return rc;
-	rc = files_get(ctx->files, p.tenant, p.rel, fid, NULL, &a, &f);
-	if (rc)
-		return rc;
+	}
 	if (f->fid != fid) {
 		/* raced with another open of the same name: behave like O_TRUNC */
 		rc = file_truncate(f, 0);
@@ -1437,16 +1439,10 @@ static int objfs_symlink(const char *target, const char *path)
 	objfs_kv_free(kv, nkv);
 	if (rc)
 		return rc;
-	memset(&e, 0, sizeof(e));
-	e.type = META_LINK;
-	e.mode = a.mode;
-	e.uid = a.uid;
-	e.gid = a.gid;
+	entry_from_attr(&e, META_LINK, &a);
 	e.size = tlen;
-	e.mtime_ns = a.mtime_ns;
 	e.etag = etag;
 	e.target = (char *)target;
-	e.fetched_ms = meta_now_ms();
 	meta_put(ctx->meta, p.tenant->name, p.rel, &e, NULL);
 	return 0;
 }

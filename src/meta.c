@@ -685,6 +685,18 @@ int meta_journal_commit(struct objfs_meta *m, struct meta_upload *u)
 	return rc;
 }
 
+/* Runs statement id with ?1 = seq (a journal row); caller holds the lock. */
+static int step_seq(struct objfs_meta *m, int id, int64_t seq, const char *what)
+{
+	sqlite3_stmt *s = stmt(m, id);
+	int rc;
+
+	sqlite3_bind_int64(s, 1, seq);
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_fail(m, what);
+	sqlite3_reset(s);
+	return rc;
+}
+
 int meta_journal_set_upload_id(struct objfs_meta *m, int64_t seq, const char *upload_id)
 {
 	sqlite3_stmt *s;
@@ -699,13 +711,9 @@ int meta_journal_set_upload_id(struct objfs_meta *m, int64_t seq, const char *up
 		rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_fail(m, "journal upload id");
 		sqlite3_reset(s);
 	}
-	if (!rc) {
-		/* parts belong to one upload id: a new (or no) upload starts empty */
-		s = stmt(m, ST_J_DEL_PARTS);
-		sqlite3_bind_int64(s, 1, seq);
-		rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_fail(m, "journal upload id parts");
-		sqlite3_reset(s);
-	}
+	/* parts belong to one upload id: a new (or no) upload starts empty */
+	if (!rc)
+		rc = step_seq(m, ST_J_DEL_PARTS, seq, "journal upload id parts");
 	rc = finish(m, rc);
 	pthread_mutex_unlock(&m->lock);
 	return rc;
@@ -775,18 +783,10 @@ int meta_journal_done(struct objfs_meta *m, int64_t seq, const struct meta_uploa
 
 	pthread_mutex_lock(&m->lock);
 	rc = begin(m);
-	if (!rc) {
-		s = stmt(m, ST_J_DEL);
-		sqlite3_bind_int64(s, 1, seq);
-		rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_fail(m, "journal done");
-		sqlite3_reset(s);
-	}
-	if (!rc) {
-		s = stmt(m, ST_J_DEL_PARTS);
-		sqlite3_bind_int64(s, 1, seq);
-		rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_fail(m, "journal done parts");
-		sqlite3_reset(s);
-	}
+	if (!rc)
+		rc = step_seq(m, ST_J_DEL, seq, "journal done");
+	if (!rc)
+		rc = step_seq(m, ST_J_DEL_PARTS, seq, "journal done parts");
 	if (!rc && landed && u)
 		rc = put_locked(m, u->tenant, u->path, landed, 0, NULL);
 	if (!rc && landed && u && landed->etag) {

@@ -716,7 +716,17 @@ static int objfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, of
 					file_stat(f, &st, f->fid);
 					file_put(f);
 				} else {
-					stat_from_entry(&ents[i], &st);
+					/* the row read above may predate a landing that also
+					 * freed the file: landing updates the row first, so a
+					 * row read now is current */
+					struct meta_entry cur;
+
+					if (meta_get(ctx->meta, p.tenant->name, child, &cur) == 0 &&
+					    cur.type != META_NEG)
+						stat_from_entry(&cur, &st);
+					else
+						stat_from_entry(&ents[i], &st);
+					meta_entry_clear(&cur);
 				}
 				if (filler(buf, ents[i].name, &st, (off_t)(ents[i].cookie + 2), plus))
 					full = 1;
@@ -1310,10 +1320,12 @@ static int rename_file(struct objfs_ctx *ctx, struct objfs_tenant *t, const char
 			}
 			pthread_mutex_unlock(&f->lock);
 		}
-		if (rc == 0)
-			rc = objfs_prov_del(t->prov, t->bucket, fkey, &err);
 		if (rc)
 			log_warn("rename %s -> %s: %s", fkey, tkey, err.msg);
+		/* once the copy exists the rename completes; an old key that cannot
+		 * be deleted is left behind and logged */
+		if (rc == 0 && objfs_prov_del(t->prov, t->bucket, fkey, &err))
+			log_warn("rename %s -> %s: old object not deleted: %s", fkey, tkey, err.msg);
 	}
 	if (rc == 0)
 		rc = writeback_retarget_file(ctx->wb, f, to);

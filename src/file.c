@@ -416,6 +416,48 @@ static int wait_rebase(struct objfs_file *f, const char *stale_etag)
 	return retry;
 }
 
+/*
+ * The base object changed under a file that has no local changes (nothing
+ * staged, dirty or pending): the file simply follows the store, as a new
+ * open would (close-to-open).  0 when the file now reads the current object.
+ */
+static int adopt_current(struct objfs_file *f, const char *stale_etag)
+{
+	char key[OBJFS_KEY_MAX + 1];
+	struct objfs_objinfo oi;
+	struct objfs_err err;
+	int clean, rc;
+
+	pthread_mutex_lock(&f->lock);
+	clean = !f->dirty && !f->pending && f->base_etag && !strcmp(f->base_etag, stale_etag);
+	for (size_t i = 0; clean && i < f->nchunks; i++)
+		clean = !f->chunks[i].ver;
+	rc = clean ? tenant_key(f->tenant, f->path, key, sizeof(key)) : -EIO;
+	pthread_mutex_unlock(&f->lock);
+	if (rc)
+		return rc;
+	memset(&oi, 0, sizeof(oi));
+	rc = objfs_prov_head(f->tenant->prov, f->tenant->bucket, key, &oi, &err);
+	if (rc == 0) {
+		char *e = strdup(oi.etag);
+
+		pthread_mutex_lock(&f->lock);
+		if (e && !f->dirty && !f->pending && f->base_etag &&
+		    !strcmp(f->base_etag, stale_etag)) {
+			log_warn("read %s/%s: the object changed in the store (%s -> %s); reading"
+				 " the current version", f->tenant->name, f->path, stale_etag, e);
+			free(f->base_etag);
+			f->base_etag = e;
+			f->base_len = f->size = oi.size;
+			e = NULL;
+		}
+		pthread_mutex_unlock(&f->lock);
+		free(e);
+	}
+	objfs_objinfo_clear(&oi);
+	return rc;
+}
+
 /* ---- chunk files ---- */
 
 static uint64_t csize(const struct objfs_file *f)
@@ -897,10 +939,15 @@ ssize_t file_read(struct objfs_file *f, void *buf, size_t len, uint64_t off, uin
 			rc = 0;
 			continue;   /* the base changed under us (an upload landed): replan */
 		}
+		if (rc == -ESTALE && adopt_current(f, etag) == 0) {
+			free(etag);
+			rc = 0;
+			continue;
+		}
 		free(etag);
 		if (rc == -ESTALE) {
-			log_warn("read %s/%s: the object was replaced by another client while open",
-				 f->tenant->name, f->path);
+			log_warn("read %s/%s: the object was replaced by another client while the"
+				 " file had local changes", f->tenant->name, f->path);
 			return -EIO;
 		}
 		if (rc)

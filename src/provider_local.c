@@ -66,13 +66,138 @@
 #define LOCAL_DEFAULT_CT  "application/octet-stream"
 #define LOCAL_DEFAULT_LISTEN "127.0.0.1:9080"
 
+/*
+ * Open objects for reads: a ranged get with if_match names one version of
+ * one object, whose bytes never change (every write installs a new file), so
+ * its open file can serve the next get of that version without resolving the
+ * path and parsing the metadata header again.  Entries of a key are dropped
+ * when the key is written or deleted.  Lock: fdc_lock (a leaf); an entry in
+ * use (refs) is not closed.
+ */
+#define LOCAL_FDC_SIZE 32
+
+struct local_fdc {
+	char *bucket;            /* NULL: free slot */
+	char *key;
+	char etag[OBJFS_ETAG_MAX];
+	int fd;
+	uint64_t size;
+	unsigned refs;
+	uint64_t used;           /* LRU tick */
+};
+
 struct objfs_provider {
 	int rootfd;
 	char *listen;
 	objfs_clock_fn clock;
 	unsigned char secret[OBJFS_PRESIGN_SECRET_LEN];
 	pthread_mutex_t lock;    /* object namespace changes, see the top comment */
+	pthread_mutex_t fdc_lock;
+	struct local_fdc fdc[LOCAL_FDC_SIZE];   /* fdc_lock */
+	uint64_t fdc_tick;                      /* fdc_lock */
 };
+
+static void fdc_slot_free(struct local_fdc *c)
+{
+	if (c->bucket && c->fd >= 0)
+		close(c->fd);
+	free(c->bucket);
+	free(c->key);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+}
+
+/* The cached entry of (bucket, key, etag) with a reference, or NULL. */
+static struct local_fdc *fdc_get(struct objfs_provider *p, const char *bucket, const char *key,
+				 const char *etag)
+{
+	struct local_fdc *hit = NULL;
+
+	pthread_mutex_lock(&p->fdc_lock);
+	for (int i = 0; i < LOCAL_FDC_SIZE && !hit; i++) {
+		struct local_fdc *c = &p->fdc[i];
+
+		if (c->bucket && !strcmp(c->etag, etag) && !strcmp(c->key, key) &&
+		    !strcmp(c->bucket, bucket))
+			hit = c;
+	}
+	if (hit) {
+		hit->refs++;
+		hit->used = ++p->fdc_tick;
+	}
+	pthread_mutex_unlock(&p->fdc_lock);
+	return hit;
+}
+
+static void fdc_unref(struct objfs_provider *p, struct local_fdc *c)
+{
+	pthread_mutex_lock(&p->fdc_lock);
+	c->refs--;
+	if (!c->refs && !c->bucket && c->fd >= 0) {
+		close(c->fd);   /* forgotten while in use */
+		c->fd = -1;
+	}
+	pthread_mutex_unlock(&p->fdc_lock);
+}
+
+/* Keeps fd (a version of key) for later gets; takes fd either way. */
+static void fdc_put(struct objfs_provider *p, const char *bucket, const char *key,
+		    const char *etag, uint64_t size, int fd)
+{
+	struct local_fdc *victim = NULL;
+
+	pthread_mutex_lock(&p->fdc_lock);
+	for (int i = 0; i < LOCAL_FDC_SIZE; i++) {
+		struct local_fdc *c = &p->fdc[i];
+
+		if (c->refs)
+			continue;
+		if (!c->bucket && c->fd < 0) {
+			victim = c;
+			break;
+		}
+		if (c->bucket && (!victim || c->used < victim->used))
+			victim = c;
+	}
+	if (victim) {
+		fdc_slot_free(victim);
+		victim->bucket = strdup(bucket);
+		victim->key = strdup(key);
+		if (victim->bucket && victim->key) {
+			snprintf(victim->etag, sizeof(victim->etag), "%s", etag);
+			victim->fd = fd;
+			victim->size = size;
+			victim->used = ++p->fdc_tick;
+			fd = -1;
+		} else {
+			fdc_slot_free(victim);
+		}
+	}
+	pthread_mutex_unlock(&p->fdc_lock);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* key was written or deleted: forget its open versions. */
+static void fdc_forget(struct objfs_provider *p, const char *bucket, const char *key)
+{
+	pthread_mutex_lock(&p->fdc_lock);
+	for (int i = 0; i < LOCAL_FDC_SIZE; i++) {
+		struct local_fdc *c = &p->fdc[i];
+
+		if (!c->bucket || strcmp(c->key, key) || strcmp(c->bucket, bucket))
+			continue;
+		if (c->refs) {
+			/* in use: the last user closes it */
+			free(c->bucket);
+			free(c->key);
+			c->bucket = c->key = NULL;
+		} else {
+			fdc_slot_free(c);
+		}
+	}
+	pthread_mutex_unlock(&p->fdc_lock);
+}
 
 /* ---- small helpers ---- */
 
@@ -965,6 +1090,9 @@ static void local_close(struct objfs_provider *p)
 		return;
 	if (p->rootfd >= 0)
 		close(p->rootfd);
+	for (int i = 0; i < LOCAL_FDC_SIZE; i++)
+		fdc_slot_free(&p->fdc[i]);
+	pthread_mutex_destroy(&p->fdc_lock);
 	pthread_mutex_destroy(&p->lock);
 	free(p->listen);
 	memset(p->secret, 0, sizeof(p->secret));
@@ -990,6 +1118,9 @@ static int local_open(const struct objfs_provider_conf *conf, struct objfs_provi
 	}
 	p->rootfd = -1;
 	pthread_mutex_init(&p->lock, NULL);
+	pthread_mutex_init(&p->fdc_lock, NULL);
+	for (int i = 0; i < LOCAL_FDC_SIZE; i++)
+		p->fdc[i].fd = -1;
 	p->clock = conf->clock;
 	p->listen = strdup(conf->listen && *conf->listen ? conf->listen : LOCAL_DEFAULT_LISTEN);
 	if (!p->listen) {
@@ -1056,10 +1187,28 @@ static int local_get(struct objfs_provider *p, const char *bucket, const char *k
 {
 	struct objfs_objinfo oi = { 0 };
 	char rel[PATH_MAX];
-	int bfd = -1, fd = -1, rc;
+	int bfd = -1, fd = -1, rc = 0;
 	size_t n = 0;
 
 	*got = 0;
+	if (if_match) {
+		struct local_fdc *c = fdc_get(p, bucket, key, if_match);
+
+		if (c) {
+			if (off < c->size) {
+				if (len > c->size - off)
+					len = c->size - off;
+				rc = len > SIZE_MAX ? -EINVAL
+						    : local_pread_all(c->fd, buf, (size_t)len,
+								      LOCAL_DATA_OFF + off, &n);
+				if (rc < 0)
+					objfs_err_set(err, rc, "read: %s", strerror(-rc));
+				*got = n;
+			}
+			fdc_unref(p, c);
+			return rc;
+		}
+	}
 	rc = local_key_path(key, rel, sizeof(rel), err);
 	if (rc < 0)
 		goto out;
@@ -1087,6 +1236,10 @@ static int local_get(struct objfs_provider *p, const char *bucket, const char *k
 		objfs_err_set(err, rc, "read: %s", strerror(-rc));
 	*got = n;
 out:
+	if (fd >= 0 && if_match && rc >= 0) {
+		fdc_put(p, bucket, key, oi.etag, oi.size, fd);   /* takes fd */
+		fd = -1;
+	}
 	if (fd >= 0)
 		close(fd);
 	if (bfd >= 0)
@@ -1104,6 +1257,7 @@ static int local_put(struct objfs_provider *p, const char *bucket, const char *k
 	char rel[PATH_MAX], tmp[64];
 	int bfd = -1, rc;
 
+	fdc_forget(p, bucket, key);
 	rc = local_key_path(key, rel, sizeof(rel), err);
 	if (rc < 0)
 		goto out;
@@ -1162,6 +1316,7 @@ static int local_del(struct objfs_provider *p, const char *bucket, const char *k
 	char rel[PATH_MAX];
 	int bfd = -1, rc;
 
+	fdc_forget(p, bucket, key);
 	rc = local_key_path(key, rel, sizeof(rel), err);
 	if (rc < 0)
 		goto out;
@@ -1193,6 +1348,8 @@ static int local_del_batch(struct objfs_provider *p, const char *bucket,
 		return bfd;
 	for (size_t i = 0; i < nkeys; i++) {
 		char rel[PATH_MAX];
+
+		fdc_forget(p, bucket, keys[i]);
 		results[i] = local_key_path(keys[i], rel, sizeof(rel), NULL);
 		if (results[i] < 0)
 			continue;
@@ -1263,6 +1420,7 @@ static int local_copy(struct objfs_provider *p, const char *bucket, const char *
 	struct local_body body = { .in_fd = -1, .in_off = LOCAL_DATA_OFF };
 	int bfd = -1, fd = -1, rc;
 
+	fdc_forget(p, bucket, dst_key);
 	rc = local_key_path(src_key, srel, sizeof(srel), err);
 	if (rc == 0)
 		rc = local_key_path(dst_key, drel, sizeof(drel), err);
@@ -1928,6 +2086,7 @@ static int local_mpu_complete(struct objfs_provider *p, const char *bucket, cons
 	int bfd = -1, fd = -1, pfd = -1, rc;
 	uint64_t total = 0, pos = LOCAL_DATA_OFF;
 
+	fdc_forget(p, bucket, key);
 	rc = local_key_path(key, rel, sizeof(rel), err);
 	if (rc == 0)
 		rc = local_mpu_info(p, bucket, key, upload_id, &info, err);

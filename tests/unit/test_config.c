@@ -338,6 +338,7 @@ static const struct bad_case bad_cases[] = {
 	{ "empty value", HDR "mountpoint = ; <-\n[tenant acme]\n", NULL, "empty value" },
 	{ "bad revalidate", HDR "revalidate_ms = 1.5 ; <-\n[tenant acme]\n", NULL, "invalid number" },
 	{ "bad writeback delay", HDR "writeback_delay_ms = soon ; <-\n[tenant acme]\n", NULL, "invalid number" },
+	{ "bad read_cache", HDR "read_cache = sometimes ; <-\n[tenant acme]\n", NULL, "auto, always or never" },
 	{ "cache_dir under a file", "[objfs]\ncache_dir = @DIR@/regular/cache ; <-\n[tenant acme]\n", NULL,
 	  "cache_dir @DIR@/regular/cache: cannot create: Not a directory" },
 	{ "cache_dir relative", "[objfs]\ncache_dir = cache ; <-\n[tenant acme]\n", NULL, "not an absolute path" },
@@ -429,6 +430,7 @@ static const char full_ini[] =
 	"drain_timeout = 30\n"
 	"sync_upload = yes\n"
 	"writeback_delay_ms = 2000\n"
+	"read_cache = always\n"
 	"\n"
 	"[provider local]\n"
 	"type = local\n"
@@ -518,11 +520,12 @@ static void test_full(void **state)
 	assert_int_equal(cfg->drain_timeout_s, 30);
 	assert_int_equal(cfg->sync_upload, 1);
 	assert_int_equal(cfg->writeback_delay_ms, 2000);
+	assert_int_equal(cfg->read_cache, OBJFS_READ_CACHE_ALWAYS);
 
 	assert_int_equal(cfg->nproviders, 4);
 	p = objfs_config_provider(cfg, "local");
 	assert_non_null(p);
-	assert_int_equal(p->line, 25);
+	assert_int_equal(p->line, 26);
 	assert_string_equal(p->conf.type, "local");
 	s = subst("@DIR@/objects");
 	assert_string_equal(p->conf.root, s);
@@ -550,7 +553,7 @@ static void test_full(void **state)
 	assert_int_equal(cfg->ntenants, 4);
 	t = &cfg->tenants[0];
 	assert_string_equal(t->name, "acme");
-	assert_int_equal(t->line, 48);
+	assert_int_equal(t->line, 49);
 	assert_string_equal(t->provider, "local");
 	assert_string_equal(t->bucket, "acme-uploads");
 	assert_string_equal(t->prefix, "");
@@ -627,6 +630,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->drain_timeout_s, 300);
 	assert_int_equal(cfg->sync_upload, 0);
 	assert_int_equal(cfg->writeback_delay_ms, 0);
+	assert_int_equal(cfg->read_cache, OBJFS_READ_CACHE_AUTO);
 	/* the implicit local provider */
 	assert_int_equal(cfg->nproviders, 1);
 	p = objfs_config_provider(cfg, "local");

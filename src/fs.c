@@ -215,7 +215,8 @@ static void entry_from_info(struct objfs_ctx *ctx, const struct objfs_objinfo *o
 		e->mode = S_IFDIR | (e->mode & 07777);
 	if (!is_dir && S_ISLNK(e->mode))
 		e->type = META_LINK;
-	else if (!is_dir && !S_ISREG(e->mode))
+	else if (!is_dir && !S_ISREG(e->mode) && !S_ISFIFO(e->mode) && !S_ISSOCK(e->mode) &&
+		 !S_ISCHR(e->mode) && !S_ISBLK(e->mode))
 		e->mode = S_IFREG | (e->mode & 07777);
 	e->uid = a.has_uid ? a.uid : ctx->uid;
 	e->gid = a.has_gid ? a.gid : ctx->gid;
@@ -917,23 +918,65 @@ static int objfs_create(const char *path, mode_t mode, struct fuse_file_info *fi
 	return 0;
 }
 
+/*
+ * FIFOs, sockets and device nodes are empty objects whose mode carries the
+ * file type (as s3fs stores them); the kernel gives them their behaviour.
+ * The device number is not kept.
+ */
 static int objfs_mknod(const char *path, mode_t mode, dev_t rdev)
 {
+	struct objfs_ctx *ctx = ctx_get();
+	char key[OBJFS_KEY_MAX + 1], etag[OBJFS_ETAG_MAX] = "";
+	struct objfs_source src = { NULL, 0, 0 };
+	struct objfs_putopts opts;
+	struct objfs_fileattr a;
+	struct objfs_kv *kv = NULL;
 	struct fuse_file_info fi;
+	struct objfs_path p;
+	struct objfs_err err;
+	struct meta_entry e;
+	struct stat st;
+	size_t nkv = 0;
 	int rc;
 
-	if (!S_ISREG(mode))
-		return -EPERM;           /* devices, fifos and sockets have no object form */
-	memset(&fi, 0, sizeof(fi));
-	rc = objfs_create(path, mode, &fi);
-	if (rc == 0) {
-		struct handle *h = (struct handle *)(uintptr_t)fi.fh;
+	if (S_ISREG(mode)) {
+		memset(&fi, 0, sizeof(fi));
+		rc = objfs_create(path, mode, &fi);
+		if (rc == 0) {
+			struct handle *h = (struct handle *)(uintptr_t)fi.fh;
 
-		handle_unlink(h);
-		rc = file_commit(h->f);
-		handle_free(h);
+			handle_unlink(h);
+			rc = file_commit(h->f);
+			handle_free(h);
+		}
+		return rc;
 	}
-	return rc;
+	if (!S_ISFIFO(mode) && !S_ISSOCK(mode) && !S_ISCHR(mode) && !S_ISBLK(mode))
+		return -EINVAL;
+	rc = resolve_new(ctx, path, &p);
+	if (rc)
+		return rc;
+	if (!p.rel[0] || stat_path(ctx, &p, &st) == 0)
+		return -EEXIST;
+	rc = tenant_key(p.tenant, p.rel, key, sizeof(key));
+	if (rc)
+		return rc;
+	new_attr(&a, mode);
+	rc = objfs_objmeta_encode(&a, &kv, &nkv);
+	if (rc)
+		return rc;
+	memset(&opts, 0, sizeof(opts));
+	opts.content_type = "application/octet-stream";
+	opts.meta = kv;
+	opts.nmeta = nkv;
+	rc = objfs_prov_put(p.tenant->prov, p.tenant->bucket, key, &src, &opts, etag, &err);
+	objfs_kv_free(kv, nkv);
+	if (rc)
+		return rc;
+	entry_from_attr(&e, META_FILE, &a);
+	e.etag = etag;
+	meta_put(ctx->meta, p.tenant->name, p.rel, &e, NULL);
+	return 0;
 }
 
 /* The file object for an existing path (opening it from its base object). */

@@ -548,6 +548,33 @@ def test_symlink_readlink(fs):
     assert os.lstat(ln).st_size == len("target/of/link.txt")
 
 
+def test_fifo_and_socket_nodes(fs):
+    """FIFOs (and other special files) are empty objects whose mode carries the
+    type: they persist, list and behave as FIFOs."""
+    ff = fs.p("acme", "pipe")
+    os.mkfifo(ff, 0o640)
+    st = os.lstat(ff)
+    assert stat.S_ISFIFO(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o640
+    o = fs.wait_landed("acme", "pipe", b"")
+    assert stat.S_ISFIFO(int(o.user_meta["mode"]))
+    fs.restart(empty_cache=True)
+    assert stat.S_ISFIFO(os.lstat(ff).st_mode)
+    assert sorted(os.listdir(fs.p("acme"))) == ["pipe"]
+    # the kernel runs the FIFO itself: a writer and a reader meet through it
+    pid = os.fork()
+    if pid == 0:                                           # child: the writer
+        try:
+            with open(ff, "wb") as w:
+                w.write(b"through the fifo")
+        finally:
+            os._exit(0)
+    with open(ff, "rb") as r:
+        assert r.read() == b"through the fifo"
+    os.waitpid(pid, 0)
+    os.unlink(ff)
+    assert errno_of(os.lstat, ff) == errno.ENOENT
+
+
 def test_hardlink_refused(fs):
     a = fs.p("acme", "orig")
     write_file(a, b"o")

@@ -742,31 +742,42 @@ static int objfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, of
 	return 0;
 }
 
-static int put_marker(struct objfs_ctx *ctx, struct objfs_tenant *t, const char *rel,
-		      const struct objfs_fileattr *a)
+/*
+ * Puts an object that is written whole at once (a directory marker, a
+ * symlink, a special file): len bytes of body with attributes a.  etag (may
+ * be NULL) receives its ETag.
+ */
+static int put_small(struct objfs_tenant *t, const char *key, const void *body, size_t len,
+		     const char *content_type, const struct objfs_fileattr *a, char *etag)
 {
-	char key[OBJFS_KEY_MAX + 2];
-	struct objfs_source src = { NULL, 0, 0 };
+	struct objfs_seg seg = { .fd = -1, .buf = body, .len = len };
+	struct objfs_source src = { &seg, len ? 1 : 0, len };
 	struct objfs_putopts opts;
 	struct objfs_kv *kv = NULL;
 	struct objfs_err err;
 	size_t nkv = 0;
-	int rc = dir_key(t, rel, key, sizeof(key));
+	int rc = objfs_objmeta_encode(a, &kv, &nkv);
 
 	if (rc)
 		return rc;
-	rc = objfs_objmeta_encode(a, &kv, &nkv);
-	if (rc)
-		return rc;
 	memset(&opts, 0, sizeof(opts));
-	opts.content_type = "application/x-directory";
+	opts.content_type = content_type;
 	opts.meta = kv;
 	opts.nmeta = nkv;
-	rc = objfs_prov_put(t->prov, t->bucket, key, &src, &opts, NULL, &err);
+	rc = objfs_prov_put(t->prov, t->bucket, key, &src, &opts, etag, &err);
 	if (rc)
-		log_warn("mkdir %s/%s: %s", t->bucket, key, err.msg);
+		log_warn("put %s/%s: %s", t->bucket, key, err.msg);
 	objfs_kv_free(kv, nkv);
 	return rc;
+}
+
+static int put_marker(struct objfs_ctx *ctx, struct objfs_tenant *t, const char *rel,
+		      const struct objfs_fileattr *a)
+{
+	char key[OBJFS_KEY_MAX + 2];
+	int rc = dir_key(t, rel, key, sizeof(key));
+
+	return rc ? rc : put_small(t, key, NULL, 0, "application/x-directory", a, NULL);
 }
 
 static int objfs_mkdir(const char *path, mode_t mode)
@@ -927,16 +938,11 @@ static int objfs_mknod(const char *path, mode_t mode, dev_t rdev)
 {
 	struct objfs_ctx *ctx = ctx_get();
 	char key[OBJFS_KEY_MAX + 1], etag[OBJFS_ETAG_MAX] = "";
-	struct objfs_source src = { NULL, 0, 0 };
-	struct objfs_putopts opts;
 	struct objfs_fileattr a;
-	struct objfs_kv *kv = NULL;
 	struct fuse_file_info fi;
 	struct objfs_path p;
-	struct objfs_err err;
 	struct meta_entry e;
 	struct stat st;
-	size_t nkv = 0;
 	int rc;
 
 	if (S_ISREG(mode)) {
@@ -962,15 +968,7 @@ static int objfs_mknod(const char *path, mode_t mode, dev_t rdev)
 	if (rc)
 		return rc;
 	new_attr(&a, mode);
-	rc = objfs_objmeta_encode(&a, &kv, &nkv);
-	if (rc)
-		return rc;
-	memset(&opts, 0, sizeof(opts));
-	opts.content_type = "application/octet-stream";
-	opts.meta = kv;
-	opts.nmeta = nkv;
-	rc = objfs_prov_put(p.tenant->prov, p.tenant->bucket, key, &src, &opts, etag, &err);
-	objfs_kv_free(kv, nkv);
+	rc = put_small(p.tenant, key, NULL, 0, "application/octet-stream", &a, etag);
 	if (rc)
 		return rc;
 	entry_from_attr(&e, META_FILE, &a);
@@ -1459,16 +1457,11 @@ static int objfs_symlink(const char *target, const char *path)
 {
 	struct objfs_ctx *ctx = ctx_get();
 	char key[OBJFS_KEY_MAX + 1], etag[OBJFS_ETAG_MAX] = "";
-	struct objfs_seg seg;
-	struct objfs_source src;
-	struct objfs_putopts opts;
 	struct objfs_fileattr a;
-	struct objfs_kv *kv = NULL;
 	struct objfs_path p;
-	struct objfs_err err;
 	struct meta_entry e;
 	struct stat st;
-	size_t nkv = 0, tlen = strlen(target);
+	size_t tlen = strlen(target);
 	int rc = resolve_new(ctx, path, &p);
 
 	if (rc)
@@ -1481,17 +1474,7 @@ static int objfs_symlink(const char *target, const char *path)
 	if (rc)
 		return rc;
 	new_attr(&a, S_IFLNK | 0777);
-	rc = objfs_objmeta_encode(&a, &kv, &nkv);
-	if (rc)
-		return rc;
-	seg = (struct objfs_seg){ .fd = -1, .buf = target, .len = tlen };
-	src = (struct objfs_source){ &seg, 1, tlen };
-	memset(&opts, 0, sizeof(opts));
-	opts.content_type = "application/octet-stream";
-	opts.meta = kv;
-	opts.nmeta = nkv;
-	rc = objfs_prov_put(p.tenant->prov, p.tenant->bucket, key, &src, &opts, etag, &err);
-	objfs_kv_free(kv, nkv);
+	rc = put_small(p.tenant, key, target, tlen, "application/octet-stream", &a, etag);
 	if (rc)
 		return rc;
 	entry_from_attr(&e, META_LINK, &a);

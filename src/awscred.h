@@ -24,13 +24,17 @@ struct objfs_awscred {
 	char *access_key;
 	char *secret_key;
 	char *session_token;             /* NULL when none */
-	char source[300];                /* where they came from, for logs: a path or "environment" */
+	char source[300];                /* where they came from, for logs: a path,
+					  * "path [profile]" or "environment" */
 };
 
-/* Loads credentials (see above) into *out (zeroed by the caller).  0, or
- * -ENOENT (no source has credentials), -EACCES (file mode too open or
- * unreadable), -EINVAL (malformed or incomplete) with a one-line message in
- * err. */
+/* Loads credentials (see above) into *out (zeroed by the caller; cleared
+ * again on error).  0, or -ENOENT (no source has credentials: the configured
+ * file, or the shared file or its profile, does not exist), -EACCES (file
+ * mode too open or unreadable), -EINVAL (malformed or incomplete: a key
+ * without its pair, an empty value, a duplicate or unknown key, a line that
+ * is not "key = value") with a one-line message in err.  Only '#' and ';' at
+ * the start of a line begin a comment (secrets may contain them). */
 int objfs_awscred_load(const char *path, struct objfs_awscred *out, char *err, size_t errlen);
 /* Wipes and frees the strings; accepts a zeroed struct. */
 void objfs_awscred_clear(struct objfs_awscred *c);

@@ -9,17 +9,27 @@
  * encoded once with the unreserved set A-Za-z0-9-._~ ('/' kept); the same
  * encoding must be used for the URL that is sent (objfs_sigv4_encode_path).
  *
- * The query is given as it is sent ("a=1&b=%2B"): pairs are split on '&' and
- * the first '=', percent-decoded, re-encoded with the unreserved set ('=' is
- * always present in the canonical form) and sorted by name, then value.
+ * In the generic mode the path is normalized the way botocore and the AWS
+ * suite do it: "/a/b/.." is "/a", "//x//" is "/x/", "/./" is "/".
+ *
+ * The query is given as it is sent ("a=1&b=%2B"): pairs are split on '&'
+ * (empty pieces skipped) and the first '=', percent-decoded ('+' is a space,
+ * as in any form-encoded query; a literal plus must be sent as %2B, which
+ * stays %2B), re-encoded with the unreserved set ('=' is always present in
+ * the canonical form) and sorted by encoded name, then encoded value (byte
+ * order).  A malformed escape ("%4", "%zz") is -EINVAL.
  *
  * Header names are lower-cased, values trimmed with inner runs of blanks
- * collapsed to one; duplicate names are joined with ',' in the order given;
- * headers are sorted by name.  Every header passed in is signed.
+ * collapsed to one; a value holding '\n' (the folded lines of a multi-line
+ * header, as in the AWS suite) becomes its trimmed non-empty lines joined
+ * with ','; duplicate names are joined with ',' in the order given; headers
+ * are sorted by name.  Every header passed in is signed.  Control bytes other
+ * than blanks and '\n' in a value are -EINVAL.
  *
  * Nothing here reads the clock: callers pass `now`, so signatures are
  * deterministic in tests.  No function logs; secrets never leave except as
- * HMAC output.
+ * HMAC output, and every copy of the secret or of a derived key is wiped
+ * (OPENSSL_cleanse) before its memory is released.
  */
 #ifndef OBJFS_SIGV4_H
 #define OBJFS_SIGV4_H
@@ -52,8 +62,10 @@ struct objfs_sigv4 {
 	unsigned char key[32];
 };
 
-/* Initialises s (strings are borrowed, not copied).  objfs_sigv4_destroy
- * wipes the cached key. */
+/* Initialises s (strings are borrowed, not copied, and must outlive s; the
+ * creds struct itself is copied).  Bad strings (empty, or '/' in the access
+ * key, region or service) are reported by sign/presign as -EINVAL.
+ * objfs_sigv4_destroy wipes the cached key. */
 void objfs_sigv4_init(struct objfs_sigv4 *s, const struct objfs_sigv4_creds *c,
 		      const char *region, const char *service, int s3);
 void objfs_sigv4_destroy(struct objfs_sigv4 *s);
@@ -66,14 +78,15 @@ struct objfs_sigv4_header {
 /* A request to sign.  headers must include "host" and "x-amz-date" (the
  * latter as objfs_sigv4_amz_date(now)); for S3 also x-amz-content-sha256
  * (and x-amz-security-token when a session token is used: the caller adds
- * it, see objfs_sigv4_sign). */
+ * it, see objfs_sigv4_sign).  At most 128 headers; strings at most 64 KiB. */
 struct objfs_sigv4_request {
 	const char *method;
 	const char *path;                /* raw, see above; "" is "/" */
 	const char *query;               /* as sent, without '?'; NULL or "" for none */
 	const struct objfs_sigv4_header *headers;
 	size_t nheaders;
-	const char *payload_hash;        /* lower-case hex SHA-256, or OBJFS_SIGV4_UNSIGNED */
+	const char *payload_hash;        /* lower-case hex SHA-256, OBJFS_SIGV4_UNSIGNED or
+					  * another S3 token (no blanks) */
 };
 
 /* What signing produced; every string malloc'ed, freed by
@@ -87,10 +100,22 @@ struct objfs_sigv4_result {
 };
 void objfs_sigv4_result_free(struct objfs_sigv4_result *r);
 
-/* "20150830T123600Z" for now (UTC) into out[17]. */
+/* "20150830T123600Z" for now (UTC) into out[17]; "" for a time outside
+ * years 0..9999 (which sign and presign reject). */
 void objfs_sigv4_amz_date(time_t now, char out[17]);
 
-/* Signs r at time now.  0, -EINVAL (a missing header, bad input) or -ENOMEM. */
+/*
+ * Signs r at time now into *out (zeroed first; free with
+ * objfs_sigv4_result_free, also after an error).  Checks: host non-empty,
+ * x-amz-date equal to objfs_sigv4_amz_date(now), path "" or starting with
+ * '/'.  In S3 mode also x-amz-content-sha256 equal to payload_hash, and
+ * x-amz-security-token present and equal to the session token exactly when
+ * the credentials have one (S3 signs the token).  In the generic mode a
+ * token header is signed when passed, like any header (the suite's
+ * post-sts-header-before), and may be added after signing instead
+ * (post-sts-header-after).  0, -EINVAL (a missing or inconsistent header,
+ * bad input), -ENOMEM or -EIO (OpenSSL failed).
+ */
 int objfs_sigv4_sign(struct objfs_sigv4 *s, const struct objfs_sigv4_request *r,
 		     time_t now, struct objfs_sigv4_result *out);
 
@@ -101,9 +126,18 @@ int objfs_sigv4_sign(struct objfs_sigv4 *s, const struct objfs_sigv4_request *r,
  * (NULL for none; e.g. "partNumber=1&uploadId=x").  expires_s must be in
  * 1..604800.  The signed headers are "host" only and the payload is
  * UNSIGNED-PAYLOAD; X-Amz-Security-Token is included (and signed) when the
- * credentials have a session token.  The query parameters appear in
- * canonical order, so the URL matches the AWS SDKs byte for byte.
- * *url malloc'ed.  0, -EINVAL or -ENOMEM.
+ * credentials have a session token.  The URL is base_url, the encoded path,
+ * then the query in the order of botocore's signer and the S3 API reference
+ * (not canonical order): extra_query's parameters re-encoded in the order
+ * given, then X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date, X-Amz-Expires,
+ * X-Amz-SignedHeaders, X-Amz-Security-Token (with a token) and
+ * X-Amz-Signature last, so it matches botocore byte for byte.  (botocore
+ * with awscrt installed signs through the CRT, which puts
+ * X-Amz-SignedHeaders before X-Amz-Expires; the signature is the same.)
+ * extra_query must not hold X-Amz-* auth parameters.  The canonical path
+ * follows the signer's mode, the URL's path is always
+ * objfs_sigv4_encode_path(path).  *url malloc'ed.  0, -EINVAL, -ENOMEM or
+ * -EIO.
  */
 int objfs_sigv4_presign(struct objfs_sigv4 *s, const char *method, const char *base_url,
 			const char *host, const char *path, const char *extra_query,
@@ -113,10 +147,11 @@ int objfs_sigv4_presign(struct objfs_sigv4 *s, const char *method, const char *b
  * keep_slash.  Returns a malloc'ed string or NULL. */
 char *objfs_sigv4_uri_encode(const char *in, size_t len, int keep_slash);
 /* The path as it goes into the URL and the canonical request (S3 mode: no
- * normalization).  Malloc'ed or NULL. */
+ * normalization): "" is "/", otherwise objfs_sigv4_uri_encode(path, '/'
+ * kept).  Malloc'ed or NULL. */
 char *objfs_sigv4_encode_path(const char *path);
 
-/* Lower-case hex SHA-256 of len bytes into out[65]. */
+/* Lower-case hex SHA-256 of len bytes into out[65] ("" if OpenSSL fails). */
 void objfs_sigv4_sha256_hex(const void *data, size_t len, char out[65]);
 
 #endif

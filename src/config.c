@@ -23,6 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <sys/types.h>
 
 #include <ini.h>
@@ -637,7 +641,10 @@ static const struct cfg_opt tenant_opts[] = {
 	TO("read_only", T_BOOL, read_only, 0, 0),
 	TO("trash_days", T_UINT, trash_days, 0, 3650),
 	TO("sse", T_TOKEN, sse, 0, 0),
+	TO("sse_kms_key_id", T_TOKEN, sse_kms_key_id, 0, 0),
+	TO("sse_customer_key", T_PATH, sse_customer_key, 0, 0),
 	TO("storage_class", T_TOKEN, storage_class, 0, 0),
+	TO("acl", T_TOKEN, acl, 0, 0),
 };
 #define NTENANT_OPTS (sizeof(tenant_opts) / sizeof(tenant_opts[0]))
 
@@ -1169,8 +1176,102 @@ static void cfg_tenant_clear(struct objfs_tenant_conf *t)
 	free(t->allow_uids);
 	free(t->allow_gids);
 	free(t->sse);
+	free(t->sse_kms_key_id);
+	free(t->sse_customer_key);
 	free(t->storage_class);
+	free(t->acl);
+	OPENSSL_cleanse(t->sse_c_key, sizeof(t->sse_c_key));
 	memset(t, 0, sizeof(*t));
+}
+
+/* Reads an SSE-C key file: 32 raw bytes, or their base64 (44 characters,
+ * blanks around it ignored); owner-only like every credentials file. */
+static int cfg_read_sse_key(struct cfg_state *st, struct objfs_tenant_conf *t, int line)
+{
+	unsigned char buf[128], dec[96];
+	struct stat sb;
+	ssize_t n = -1;
+	size_t b = 0, e;
+	int fd, rc = 0, dl;
+
+	fd = open(t->sse_customer_key, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cfg_err(st, -EINVAL, line, "sse_customer_key %s: %s", t->sse_customer_key,
+			       strerror(errno));
+	if (fstat(fd, &sb) == 0 && (sb.st_mode & 077)) {
+		rc = cfg_err(st, -EINVAL, line,
+			     "sse_customer_key %s is readable by group or others (chmod 600)",
+			     t->sse_customer_key);
+		goto out;
+	}
+	n = read(fd, buf, sizeof(buf));
+	if (n == 32) {
+		memcpy(t->sse_c_key, buf, 32);
+		goto out;
+	}
+	e = n > 0 ? (size_t)n : 0;
+	while (b < e && isspace(buf[b]))
+		b++;
+	while (e > b && isspace(buf[e - 1]))
+		e--;
+	dl = e - b == 44 ? EVP_DecodeBlock(dec, buf + b, 44) : -1;
+	/* 44 base64 characters decode to 33 bytes minus the '=' padding */
+	if (dl != 33 || buf[b + 43] != '=' || buf[b + 42] == '=') {
+		rc = cfg_err(st, -EINVAL, line,
+			     "sse_customer_key %s: expected a 256-bit key (32 bytes, or 44 base64 characters)",
+			     t->sse_customer_key);
+		goto out;
+	}
+	memcpy(t->sse_c_key, dec, 32);
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	OPENSSL_cleanse(dec, sizeof(dec));
+	close(fd);
+	return rc;
+}
+
+/* sse, its key settings and acl belong together; checked per tenant. */
+static int cfg_tenant_storage(struct cfg_state *st, struct objfs_tenant_conf *t,
+			      const struct cfg_sec *sec)
+{
+	static const char *const acls[] = { "private", "public-read", "public-read-write",
+		"authenticated-read", "aws-exec-read", "bucket-owner-read",
+		"bucket-owner-full-control", NULL };
+	int line = sec->line;
+
+	for (size_t i = 0; i < sec->nkeys; i++)
+		if (!strcmp(sec->keys[i].name, "sse"))
+			line = sec->keys[i].line;
+	if (t->sse && !strcmp(t->sse, "none")) {
+		free(t->sse);
+		t->sse = NULL;
+	}
+	if (t->sse && strcmp(t->sse, "AES256") && strcmp(t->sse, "aws:kms") &&
+	    strcmp(t->sse, "customer"))
+		return cfg_err(st, -EINVAL, line,
+			       "tenant %s: sse \"%s\" (expected none, AES256, aws:kms or customer)",
+			       t->name, t->sse);
+	if (t->sse_kms_key_id && (!t->sse || strcmp(t->sse, "aws:kms")))
+		return cfg_err(st, -EINVAL, line, "tenant %s: sse_kms_key_id needs sse = aws:kms",
+			       t->name);
+	if (t->sse && !strcmp(t->sse, "customer") != !!t->sse_customer_key)
+		return cfg_err(st, -EINVAL, line,
+			       "tenant %s: sse = customer and sse_customer_key go together", t->name);
+	if (t->sse_customer_key) {
+		int rc = cfg_read_sse_key(st, t, line);
+		if (rc)
+			return rc;
+	}
+	if (t->acl) {
+		size_t i = 0;
+		while (acls[i] && strcmp(acls[i], t->acl))
+			i++;
+		if (!acls[i])
+			return cfg_err(st, -EINVAL, sec->line,
+				       "tenant %s: acl \"%s\" is not a canned ACL (private, public-read, bucket-owner-full-control, ...)",
+				       t->name, t->acl);
+	}
+	return 0;
 }
 
 static int cfg_tenant_section(struct cfg_state *st, const struct cfg_sec *sec)
@@ -1204,6 +1305,9 @@ static int cfg_tenant_section(struct cfg_state *st, const struct cfg_sec *sec)
 		if (o->off == offsetof(struct objfs_tenant_conf, provider))
 			provider_line = k->line;
 	}
+	rc = cfg_tenant_storage(st, t, sec);
+	if (rc)
+		return rc;
 	/* providers (and the default, after the environment) are all known here */
 	if (!t->provider && !(t->provider = strdup(c->default_provider)))
 		return cfg_oom(st);

@@ -36,8 +36,12 @@ struct objfs_tenant_conf {
 	gid_t *allow_gids; size_t nallow_gids;
 	int read_only;
 	unsigned trash_days;
-	char *sse;               /* server-side encryption (providers that support it) */
+	char *sse;               /* server-side encryption: NULL, "AES256", "aws:kms" or "customer" */
+	char *sse_kms_key_id;    /* with aws:kms; NULL: the store's default key */
+	char *sse_customer_key;  /* with customer: path of the key file (mode 0600) */
+	unsigned char sse_c_key[32]; /* its 32 key bytes, read at load */
 	char *storage_class;
+	char *acl;               /* canned ACL sent with new objects (s3) */
 	int line;                /* line of the [tenant NAME] header */
 };
 

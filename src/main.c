@@ -72,6 +72,26 @@ static int open_providers(struct objfs_ctx *ctx, const struct objfs_config *cfg)
 			ctx->nprovs = cfg->nproviders;
 		}
 		t->prov = ctx->provs[j];
+		if (t->conf->sse || t->conf->storage_class || t->conf->acl) {
+			struct objfs_store_defaults d = {
+				.sse = t->conf->sse,
+				.sse_kms_key_id = t->conf->sse_kms_key_id,
+				.sse_c_key = t->conf->sse_customer_key ? t->conf->sse_c_key : NULL,
+				.storage_class = t->conf->storage_class,
+				.acl = t->conf->acl,
+			};
+			int rc = objfs_prov_set_defaults(t->prov, t->bucket, t->prefix, &d, &err);
+
+			if (rc == -ENOSYS) {
+				log_warn("tenant %s: provider %s has no server-side encryption, storage"
+					 " classes or ACLs; sse, storage_class and acl have no effect",
+					 t->name, pname);
+			} else if (rc) {
+				fprintf(stderr, "%s:%d: tenant %s: %s\n", cfg->path, t->conf->line,
+					t->name, err.msg);
+				return rc;
+			}
+		}
 	}
 	return 0;
 }

@@ -21,7 +21,8 @@
 static const struct objfs_provider_ops *const prov_table[] = {
 	&objfs_provider_local,
 	&objfs_provider_mem,
-	/* s3, gcs, azure: added with their files */
+	&objfs_provider_s3,
+	/* gcs, azure: added with their files */
 };
 
 const struct objfs_provider_ops *objfs_provider_lookup(const char *type)
@@ -231,6 +232,30 @@ int objfs_prov_mpu_list_parts(struct objfs_prov *p, const char *bucket,
 			      struct objfs_err *err)
 {
 	PROV_CALL(mpu_list_parts, bucket, key, bucket, key, upload_id, parts, nparts, err);
+}
+
+int objfs_prov_mpu_list_uploads(struct objfs_prov *p, const char *bucket,
+				const char *prefix, struct objfs_mpu_info **out, size_t *n,
+				struct objfs_err *err)
+{
+	*out = NULL;
+	*n = 0;
+	PROV_CALL(mpu_list_uploads, bucket, prefix, bucket, prefix, out, n, err);
+}
+
+int objfs_prov_set_defaults(struct objfs_prov *p, const char *bucket, const char *prefix,
+			    const struct objfs_store_defaults *d, struct objfs_err *err)
+{
+	PROV_CALL(set_defaults, bucket, prefix, bucket, prefix, d, err);
+}
+
+void objfs_mpu_info_free(struct objfs_mpu_info *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		free(v[i].key);
+		free(v[i].upload_id);
+	}
+	free(v);
 }
 
 int objfs_prov_presign(struct objfs_prov *p, const char *bucket, const char *key,

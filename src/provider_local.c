@@ -1793,7 +1793,8 @@ static int local_upload_id_ok(const char *id)
 }
 
 /* Reads the info of upload id into info (key = the key, meta, content_type)
- * after checking that it belongs to bucket/key; -ENOENT otherwise. */
+ * after checking that it belongs to bucket/key (key NULL: to any key of
+ * bucket); -ENOENT otherwise. */
 static int local_mpu_info(struct objfs_provider *p, const char *bucket, const char *key,
 			  const char *id, struct objfs_objinfo *info, struct objfs_err *err)
 {
@@ -1832,7 +1833,7 @@ static int local_mpu_info(struct objfs_provider *p, const char *bucket, const ch
 		s = nl + 1;
 	}
 	rc = local_md_parse(buf, got, info);
-	if (rc < 0 || !b || !k || strcmp(b, bucket) != 0 || strcmp(k, key) != 0) {
+	if (rc < 0 || !b || !k || strcmp(b, bucket) != 0 || (key && strcmp(k, key) != 0)) {
 		rc = rc == -ENOMEM ? rc : objfs_err_set(err, -ENOENT,
 							"no such upload for this key (NoSuchUpload)");
 		goto out;
@@ -2221,6 +2222,64 @@ out:
 	return rc;
 }
 
+static int local_mpu_list_uploads(struct objfs_provider *p, const char *bucket,
+				  const char *prefix, struct objfs_mpu_info **out, size_t *nout,
+				  struct objfs_err *err)
+{
+	struct objfs_mpu_info *v = NULL, *nv;
+	struct dirent *de;
+	size_t n = 0, plen = prefix ? strlen(prefix) : 0;
+	DIR *d = NULL;
+	int fd, rc = 0;
+
+	fd = openat(p->rootfd, LOCAL_MPU_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : objfs_err_set(err, -errno, "uploads: %s", strerror(errno));
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return objfs_err_set(err, -errno, "uploads: %s", strerror(errno));
+	}
+	while ((de = readdir(d))) {
+		struct objfs_objinfo info;
+		struct objfs_err e2;
+		struct stat st;
+
+		if (!local_upload_id_ok(de->d_name) ||
+		    local_mpu_info(p, bucket, NULL, de->d_name, &info, &e2) < 0)
+			continue;
+		if (strncmp(info.key, prefix ? prefix : "", plen)) {
+			objfs_objinfo_clear(&info);
+			continue;
+		}
+		nv = realloc(v, (n + 1) * sizeof(*v));
+		if (!nv) {
+			objfs_objinfo_clear(&info);
+			rc = -ENOMEM;
+			break;
+		}
+		v = nv;
+		v[n].key = info.key;
+		info.key = NULL;
+		v[n].upload_id = strdup(de->d_name);
+		v[n].initiated_ns = fstatat(dirfd(d), de->d_name, &st, 0) == 0
+			? (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec : 0;
+		objfs_objinfo_clear(&info);
+		if (!v[n++].upload_id) {
+			rc = -ENOMEM;
+			break;
+		}
+	}
+	closedir(d);
+	if (rc) {
+		objfs_mpu_info_free(v, n);
+		return objfs_err_set(err, rc, "out of memory");
+	}
+	*out = v;
+	*nout = n;
+	return 0;
+}
+
 static int local_part_cmp(const void *a, const void *b)
 {
 	const struct objfs_part *x = a, *y = b;
@@ -2460,6 +2519,7 @@ const struct objfs_provider_ops objfs_provider_local = {
 	.mpu_complete = local_mpu_complete,
 	.mpu_abort = local_mpu_abort,
 	.mpu_list_parts = local_mpu_list_parts,
+	.mpu_list_uploads = local_mpu_list_uploads,
 	.presign = local_presign,
 	.health = local_health,
 	.bucket_exists = local_bucket_exists,

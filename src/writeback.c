@@ -44,6 +44,8 @@ struct objfs_writeback {
 	struct wb_entry *head, *tail;    /* lock; commit order */
 	size_t count;                    /* lock */
 	int stop;                        /* lock */
+	int sweep_taken;                 /* lock: a worker took the abandoned-upload sweep */
+	int64_t start_ms;                /* when recovery ran: older unknown uploads are abandoned */
 	pthread_t threads[WB_MAX_WORKERS];
 	unsigned nthreads;
 };
@@ -606,11 +608,78 @@ static struct wb_entry *pick(struct objfs_writeback *wb, int64_t *wait_ms)
 	return NULL;
 }
 
+/* 1 if a journal entry still uses upload_id.  wb->lock held. */
+static int upload_in_journal(const struct objfs_writeback *wb, const char *upload_id)
+{
+	for (const struct wb_entry *e = wb->head; e; e = e->next)
+		if (e->u.upload_id && !strcmp(e->u.upload_id, upload_id))
+			return 1;
+	return 0;
+}
+
+/*
+ * Aborts multipart uploads that an earlier run started and no journal entry
+ * names any more (a crash between create and journal, a journal lost with
+ * its disk): the store would keep their parts, and bill them, forever.
+ * Only uploads initiated before this run started are considered, so one in
+ * the window between create and its journal write is never touched.  Runs
+ * once, on one worker, so a slow store does not hold up the mount.
+ */
+static void sweep_abandoned(struct objfs_writeback *wb)
+{
+	struct objfs_ctx *ctx = wb->ctx;
+
+	for (size_t i = 0; i < ctx->tenants.n; i++) {
+		struct objfs_tenant *t = &ctx->tenants.v[i];
+		struct objfs_mpu_info *v = NULL;
+		struct objfs_err err;
+		size_t n = 0, aborted = 0;
+		int rc;
+
+		if (t->conf->read_only)
+			continue;
+		rc = objfs_prov_mpu_list_uploads(t->prov, t->bucket, t->prefix, &v, &n, &err);
+		if (rc == -ENOSYS) {
+			log_info("tenant %s: %s; no abandoned uploads to clean up", t->name, err.msg);
+			continue;
+		}
+		if (rc) {
+			log_warn("tenant %s: listing unfinished uploads: %s", t->name, err.msg);
+			continue;
+		}
+		for (size_t k = 0; k < n; k++) {
+			int known;
+
+			if (v[k].initiated_ns && v[k].initiated_ns / 1000000 >= wb->start_ms)
+				continue;
+			pthread_mutex_lock(&wb->lock);
+			known = upload_in_journal(wb, v[k].upload_id);
+			pthread_mutex_unlock(&wb->lock);
+			if (known)
+				continue;
+			if (objfs_prov_mpu_abort(t->prov, t->bucket, v[k].key, v[k].upload_id, &err) == 0)
+				aborted++;
+			else
+				log_warn("tenant %s: abort abandoned upload of %s: %s", t->name,
+					 v[k].key, err.msg);
+		}
+		if (aborted)
+			log_info("tenant %s: aborted %zu abandoned multipart upload(s)", t->name, aborted);
+		objfs_mpu_info_free(v, n);
+	}
+}
+
 static void *worker(void *arg)
 {
 	struct objfs_writeback *wb = arg;
 
 	pthread_mutex_lock(&wb->lock);
+	if (!wb->sweep_taken && !wb->stop) {
+		wb->sweep_taken = 1;
+		pthread_mutex_unlock(&wb->lock);
+		sweep_abandoned(wb);
+		pthread_mutex_lock(&wb->lock);
+	}
 	while (!wb->stop) {
 		char etag[OBJFS_ETAG_MAX] = "";
 		struct wb_entry *e;
@@ -933,6 +1002,7 @@ int writeback_recover(struct objfs_writeback *wb)
 	size_t n = 0, nfids = 0;
 	int rc;
 
+	wb->start_ms = now_ms();
 	rc = meta_journal_load(ctx->meta, &v, &n);
 	if (rc)
 		return rc;

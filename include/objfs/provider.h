@@ -125,6 +125,25 @@ struct objfs_health {
 	char detail[OBJFS_ERR_MAX];
 };
 
+/* Per-tenant storage defaults a provider applies to the objects it writes
+ * (and, for SSE-C, reads) under (bucket, prefix); see the set_defaults op.
+ * Providers without the feature ignore the fields they cannot honour. */
+struct objfs_store_defaults {
+	const char *sse;                 /* NULL, "AES256", "aws:kms" or "customer" */
+	const char *sse_kms_key_id;      /* with "aws:kms"; NULL: the store's default key */
+	const unsigned char *sse_c_key;  /* with "customer": 32 raw key bytes */
+	const char *storage_class;       /* e.g. "STANDARD_IA"; NULL: the store's default */
+	const char *acl;                 /* canned ACL, e.g. "private"; NULL: none sent */
+};
+
+/* An unfinished multipart upload, from mpu_list_uploads. */
+struct objfs_mpu_info {
+	char *key;
+	char *upload_id;
+	int64_t initiated_ns;            /* 0 when unknown */
+};
+void objfs_mpu_info_free(struct objfs_mpu_info *v, size_t n);
+
 /* Injectable clock (seconds since the epoch), so signing and expiry are testable. */
 typedef time_t (*objfs_clock_fn)(void);
 
@@ -216,6 +235,18 @@ struct objfs_provider_ops {
 			      struct objfs_part **parts, size_t *nparts,
 			      struct objfs_err *err);
 
+	/* Unfinished multipart uploads of keys starting with prefix (all pages);
+	 * *out malloc'ed, freed with objfs_mpu_info_free.  -ENOSYS when the
+	 * store cannot list them. */
+	int (*mpu_list_uploads)(struct objfs_provider *p, const char *bucket,
+				const char *prefix, struct objfs_mpu_info **out, size_t *n,
+				struct objfs_err *err);
+	/* Registers storage defaults for keys under (bucket, prefix); the
+	 * longest registered prefix wins.  Called at start-up and on reload,
+	 * never concurrently with other operations on the same keys. */
+	int (*set_defaults)(struct objfs_provider *p, const char *bucket, const char *prefix,
+			    const struct objfs_store_defaults *d, struct objfs_err *err);
+
 	/* A URL that performs method ("GET" or "PUT") on the object until
 	 * now + ttl_s; *url malloc'ed, caller frees. */
 	int (*presign)(struct objfs_provider *p, const char *bucket, const char *key,
@@ -287,6 +318,11 @@ int objfs_prov_mpu_list_parts(struct objfs_prov *p, const char *bucket,
 			      const char *key, const char *upload_id,
 			      struct objfs_part **parts, size_t *nparts,
 			      struct objfs_err *err);
+int objfs_prov_mpu_list_uploads(struct objfs_prov *p, const char *bucket,
+				const char *prefix, struct objfs_mpu_info **out, size_t *n,
+				struct objfs_err *err);
+int objfs_prov_set_defaults(struct objfs_prov *p, const char *bucket, const char *prefix,
+			    const struct objfs_store_defaults *d, struct objfs_err *err);
 int objfs_prov_presign(struct objfs_prov *p, const char *bucket, const char *key,
 		       const char *method, unsigned ttl_s, char **url,
 		       struct objfs_err *err);
@@ -352,5 +388,6 @@ int objfs_bucket_check(const char *bucket, struct objfs_err *err);
 /* The built-in providers (src/provider_*.c). */
 extern const struct objfs_provider_ops objfs_provider_local;
 extern const struct objfs_provider_ops objfs_provider_mem;
+extern const struct objfs_provider_ops objfs_provider_s3;
 
 #endif

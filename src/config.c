@@ -1254,7 +1254,7 @@ static int cfg_tenant_storage(struct cfg_state *st, struct objfs_tenant_conf *t,
 	if (t->sse_kms_key_id && (!t->sse || strcmp(t->sse, "aws:kms")))
 		return cfg_err(st, -EINVAL, line, "tenant %s: sse_kms_key_id needs sse = aws:kms",
 			       t->name);
-	if (t->sse && !strcmp(t->sse, "customer") != !!t->sse_customer_key)
+	if ((t->sse && !strcmp(t->sse, "customer")) != !!t->sse_customer_key)
 		return cfg_err(st, -EINVAL, line,
 			       "tenant %s: sse = customer and sse_customer_key go together", t->name);
 	if (t->sse_customer_key) {

@@ -1258,10 +1258,71 @@ static int move_object(struct objfs_tenant *t, const char *from_key, const char 
 	return rc;
 }
 
+/* One listing page of a directory rename, moved by up to RENAME_THREADS
+ * threads: each takes the next object (copy, then delete), the first
+ * failure stops the others from taking more. */
+#define RENAME_THREADS 8
+struct rename_page {
+	struct objfs_tenant *t;
+	const struct objfs_listing *l;
+	const char *fkey, *tkey;
+	pthread_mutex_t lock;
+	size_t next;                     /* lock */
+	int rc;                          /* lock: first failure */
+};
+
+static void *rename_page_worker(void *arg)
+{
+	struct rename_page *pg = arg;
+	char nkey[OBJFS_KEY_MAX + 2];
+
+	for (;;) {
+		size_t i;
+		int rc;
+
+		pthread_mutex_lock(&pg->lock);
+		i = pg->rc ? pg->l->nobjects : pg->next++;
+		pthread_mutex_unlock(&pg->lock);
+		if (i >= pg->l->nobjects)
+			return NULL;
+		if (snprintf(nkey, sizeof(nkey), "%s%s", pg->tkey,
+			     pg->l->objects[i].key + strlen(pg->fkey)) >= (int)sizeof(nkey) ||
+		    strlen(nkey) > OBJFS_KEY_MAX)
+			rc = -ENAMETOOLONG;
+		else
+			rc = move_object(pg->t, pg->l->objects[i].key, nkey, NULL);
+		if (rc) {
+			pthread_mutex_lock(&pg->lock);
+			if (!pg->rc)
+				pg->rc = rc;
+			pthread_mutex_unlock(&pg->lock);
+		}
+	}
+}
+
+static int rename_page(struct objfs_tenant *t, const struct objfs_listing *l, const char *fkey,
+		       const char *tkey)
+{
+	struct rename_page pg = { .t = t, .l = l, .fkey = fkey, .tkey = tkey };
+	pthread_t th[RENAME_THREADS];
+	size_t n = l->nobjects < RENAME_THREADS ? l->nobjects : RENAME_THREADS, started = 0;
+
+	pthread_mutex_init(&pg.lock, NULL);
+	/* the calling thread works too; helpers only when there is more */
+	for (size_t i = 1; i < n; i++, started++)
+		if (pthread_create(&th[started], NULL, rename_page_worker, &pg))
+			break;
+	rename_page_worker(&pg);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&pg.lock);
+	return pg.rc;
+}
+
 static int rename_dir(struct objfs_ctx *ctx, struct objfs_tenant *t, const char *from,
 		      const char *to)
 {
-	char fkey[OBJFS_KEY_MAX + 2], tkey[OBJFS_KEY_MAX + 2], nkey[OBJFS_KEY_MAX + 2];
+	char fkey[OBJFS_KEY_MAX + 2], tkey[OBJFS_KEY_MAX + 2];
 	struct objfs_listing l;
 	struct objfs_err err;
 	char *token = NULL;
@@ -1272,6 +1333,8 @@ static int rename_dir(struct objfs_ctx *ctx, struct objfs_tenant *t, const char 
 		return rc == -ETIMEDOUT ? -EBUSY : rc;
 	if (dir_key(t, from, fkey, sizeof(fkey)) || dir_key(t, to, tkey, sizeof(tkey)))
 		return -ENAMETOOLONG;
+	/* the listing is of the source prefix, which shrinks as objects move:
+	 * the continuation token still points past the page just moved */
 	do {
 		memset(&l, 0, sizeof(l));
 		rc = objfs_prov_list(t->prov, t->bucket, fkey, NULL, token, 0, &l, &err);
@@ -1279,15 +1342,7 @@ static int rename_dir(struct objfs_ctx *ctx, struct objfs_tenant *t, const char 
 		token = NULL;
 		if (rc)
 			break;
-		for (size_t i = 0; i < l.nobjects && rc == 0; i++) {
-			if (snprintf(nkey, sizeof(nkey), "%s%s", tkey,
-				     l.objects[i].key + strlen(fkey)) >= (int)sizeof(nkey) ||
-			    strlen(nkey) > OBJFS_KEY_MAX) {
-				rc = -ENAMETOOLONG;
-				break;
-			}
-			rc = move_object(t, l.objects[i].key, nkey, NULL);
-		}
+		rc = rename_page(t, &l, fkey, tkey);
 		token = l.next_token;
 		l.next_token = NULL;
 		objfs_listing_clear(&l);

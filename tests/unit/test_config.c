@@ -142,6 +142,13 @@ static int setup(void **state)
 	write_file(path, "access_key_id = AK\nsecret_access_key = SK\n", 0644);
 	snprintf(path, sizeof(path), "%s/regular", test_dir);
 	write_file(path, "not a directory\n", 0644);
+	/* SSE-C keys: base64 of 32 bytes 0x00..0x1f, and the same readable by all */
+	snprintf(path, sizeof(path), "%s/ssec600", test_dir);
+	write_file(path, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n", 0600);
+	snprintf(path, sizeof(path), "%s/ssec644", test_dir);
+	write_file(path, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n", 0644);
+	snprintf(path, sizeof(path), "%s/ssecshort", test_dir);
+	write_file(path, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==\n", 0600);
 	return 0;
 }
 
@@ -338,6 +345,19 @@ static const struct bad_case bad_cases[] = {
 	{ "empty value", HDR "mountpoint = ; <-\n[tenant acme]\n", NULL, "empty value" },
 	{ "bad revalidate", HDR "revalidate_ms = 1.5 ; <-\n[tenant acme]\n", NULL, "invalid number" },
 	{ "bad writeback delay", HDR "writeback_delay_ms = soon ; <-\n[tenant acme]\n", NULL, "invalid number" },
+	{ "sse unknown", HDR "[tenant acme]\nsse = DES ; <-\n", NULL, "none, AES256, aws:kms or customer" },
+	{ "kms id without kms", HDR "[tenant acme]\nsse = AES256 ; <-\nsse_kms_key_id = k1\n", NULL,
+	  "sse_kms_key_id needs sse = aws:kms" },
+	{ "customer without key", HDR "[tenant acme]\nsse = customer ; <-\n", NULL, "go together" },
+	{ "key without customer", HDR "[tenant acme] ; <-\nsse_customer_key = @DIR@/ssec600\n", NULL,
+	  "go together" },
+	{ "customer key missing", HDR "[tenant acme]\nsse = customer ; <-\nsse_customer_key = @DIR@/nokey\n",
+	  NULL, "sse_customer_key @DIR@/nokey: No such file" },
+	{ "customer key readable", HDR "[tenant acme]\nsse = customer ; <-\nsse_customer_key = @DIR@/ssec644\n",
+	  NULL, "readable by group or others" },
+	{ "customer key short", HDR "[tenant acme]\nsse = customer ; <-\nsse_customer_key = @DIR@/ssecshort\n",
+	  NULL, "expected a 256-bit key" },
+	{ "bad acl", HDR "[tenant acme] ; <-\nacl = everyone\n", NULL, "not a canned ACL" },
 	{ "bad read_cache", HDR "read_cache = sometimes ; <-\n[tenant acme]\n", NULL, "auto, always or never" },
 	{ "cache_dir under a file", "[objfs]\ncache_dir = @DIR@/regular/cache ; <-\n[tenant acme]\n", NULL,
 	  "cache_dir @DIR@/regular/cache: cannot create: Not a directory" },
@@ -470,7 +490,9 @@ static const char full_ini[] =
 	"allowed_types = text/plain, Image/*\n"
 	"read_only = false                        ; true: EROFS on every mutation\n"
 	"sse = aws:kms\n"
+	"sse_kms_key_id = arn:aws:kms:us-east-1:1:key/k1\n"
 	"storage_class = STANDARD_IA\n"
+	"acl = bucket-owner-full-control\n"
 	"[tenant _staging]\n"
 	"bucket = shared-bucket\n"
 	"provider = main\n"
@@ -479,7 +501,9 @@ static const char full_ini[] =
 	"provider = main\n"
 	"bucket = shared-bucket\n"
 	"prefix = tenants/{tenant}\n"
-	"read_only = on\n";
+	"read_only = on\n"
+	"sse = customer\n"
+	"sse_customer_key = @DIR@/ssec600\n";
 
 static void test_full(void **state)
 {
@@ -584,7 +608,10 @@ static void test_full(void **state)
 	assert_null(t->allowed_types[2]);
 	assert_int_equal(t->read_only, 0);
 	assert_string_equal(t->sse, "aws:kms");
+	assert_string_equal(t->sse_kms_key_id, "arn:aws:kms:us-east-1:1:key/k1");
 	assert_string_equal(t->storage_class, "STANDARD_IA");
+	assert_string_equal(t->acl, "bucket-owner-full-control");
+	assert_null(t->sse_customer_key);
 
 	t = &cfg->tenants[2];
 	assert_string_equal(t->name, "_staging");
@@ -594,6 +621,9 @@ static void test_full(void **state)
 	t = &cfg->tenants[3];
 	assert_string_equal(t->prefix, "tenants/initech/");
 	assert_int_equal(t->read_only, 1);
+	assert_string_equal(t->sse, "customer");
+	for (int i = 0; i < 32; i++)
+		assert_int_equal(t->sse_c_key[i], i);
 
 	objfs_config_free(cfg);
 	unlink(path);

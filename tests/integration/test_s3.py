@@ -267,3 +267,22 @@ def test_multi_gib_sparse_file_round_trips(s3_factory):
         assert f.read(20) == b"\0\0tail-marker"
     assert os.stat(o.p("acme", "sparse.bin")).st_size == off + 11
     del obj
+
+
+def test_tenant_storage_class_sse_and_acl_are_sent(s3_factory):
+    """Per-tenant defaults travel, signed, with every object written (s3rver
+    keeps the storage class; it accepts and ignores SSE-S3 and ACL headers)."""
+    o = s3_factory({"tenant acme": {"storage_class": "REDUCED_REDUNDANCY", "sse": "AES256",
+                                    "acl": "private"}}).start()
+    data = os.urandom(7000)
+    write_file(o.p("acme", "classy.bin"), data)
+    o.wait_landed("acme", "classy.bin", data)
+    bucket, _ = o.location("acme")
+    h = o.store.c.head_object(Bucket=bucket, Key="classy.bin")
+    assert h.get("StorageClass") == "REDUCED_REDUNDANCY", h
+    # globex has no defaults: nothing sent
+    write_file(o.p("globex", "plain.bin"), data)
+    o.wait_landed("globex", "plain.bin", data)
+    gb, gp = o.location("globex")
+    h = o.store.c.head_object(Bucket=gb, Key=gp + "plain.bin")
+    assert h.get("StorageClass", "STANDARD") == "STANDARD", h

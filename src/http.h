@@ -57,22 +57,30 @@ struct objfs_http_req {
 	size_t max_body;
 	int single_attempt;              /* 1: never retry (not idempotent) */
 	/* Called before each attempt: set *headers to a new list (the client
-	 * frees it after the attempt).  Nonzero return aborts the request with
-	 * that (negative errno) value. */
+	 * frees it after the attempt, also when prepare fails).  Nonzero return
+	 * aborts the request with that (negative errno) value; a positive one
+	 * becomes -EIO.  The client adds "Expect:" (no 100-continue round trip)
+	 * and, for POST, "Content-Type:" (no form type) unless the list already
+	 * names them; it never changes or removes the caller's headers. */
 	int (*prepare)(void *ctx, struct curl_slist **headers);
 	/* Optional: called on every received response; return OBJFS_HTTP_RETRY to
 	 * retry it (e.g. S3's 200 with an <Error> body).  NULL: the default
-	 * policy (5xx and 429 retried). */
+	 * policy (5xx and 429 retried).  body is where that response's body went:
+	 * req->out_buf (body_len = out_len) for a 2xx with an out_buf, else
+	 * resp->body (may be NULL).  When no attempt is left, the response is
+	 * returned as is (0, with resp->err saying it still wanted a retry). */
 	int (*retry_check)(void *ctx, long status, const char *body, size_t body_len);
 	void *ctx;
 };
 
 struct objfs_http_resp {
-	long status;                     /* 0 when no response */
+	long status;                     /* 0 when no response; on -EMSGSIZE the
+					  * status of the oversized response */
 	char *body;                      /* collected body, NUL-terminated; malloc'ed or NULL */
 	size_t body_len;
 	size_t out_len;                  /* bytes written into req->out_buf */
-	struct objfs_kv *headers;        /* of the final response; names lower-cased */
+	struct objfs_kv *headers;        /* of the final response; names lower-cased,
+					  * values trimmed; at most 128 (more dropped) */
 	size_t nheaders;
 	unsigned attempts;
 	char err[OBJFS_ERR_MAX];
@@ -90,7 +98,12 @@ struct objfs_http *objfs_http_new(const struct objfs_http_conf *conf);
 void objfs_http_free(struct objfs_http *h);
 
 /* Performs req (blocking, thread-safe), retrying per the policy.  See the
- * error contract above.  resp is zeroed by the caller and cleared by it. */
+ * error contract above.  resp is zeroed by the caller and cleared by it
+ * (objfs_http_do frees what a previous call left in it first).  On a
+ * negative return body and headers are freed, err says why.  -EINVAL for a
+ * bad request (no method or URL, a body with GET/HEAD, segment lengths that
+ * do not add up to size); a segment that cannot be read fails the request
+ * with that errno (-EIO if the file is short), not retried. */
 int objfs_http_do(struct objfs_http *h, const struct objfs_http_req *req,
 		  struct objfs_http_resp *resp);
 
@@ -99,16 +112,20 @@ int objfs_http_do(struct objfs_http *h, const struct objfs_http_req *req,
  * 412 -ESTALE, 416 -EINVAL, 429/5xx/other -EIO. */
 int objfs_http_status_errno(long status);
 
-/* Counters since objfs_http_new, for metrics. */
+/* Counters since objfs_http_new, for metrics.  failures: requests that
+ * returned a negative errno or ended on a response still to be retried;
+ * bytes: body bytes sent and received, over all attempts. */
 struct objfs_http_stats {
 	uint64_t requests, attempts, retries, failures;
 	uint64_t bytes_up, bytes_down;
 };
 void objfs_http_get_stats(struct objfs_http *h, struct objfs_http_stats *out);
 
-/* Lower-case hex MD5 and base64 MD5 of a source, plus SHA-256 hex, in one
- * pass over its segments (for Content-MD5 and x-amz-content-sha256).  Any
- * output may be NULL.  0, or a negative errno from reading a segment. */
+/* Base64 MD5 (24 characters) and lower-case hex SHA-256 of a source, in one
+ * pass over its segments (for Content-MD5 and x-amz-content-sha256); src
+ * NULL is the empty body.  Either output may be NULL.  0, -EINVAL (segment
+ * lengths do not add up to size), or a negative errno from reading a
+ * segment (-EIO when the file is shorter than its segment). */
 int objfs_http_source_digests(const struct objfs_source *src, char md5_b64[25],
 			      char sha256_hex[65]);
 

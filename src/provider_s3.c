@@ -673,6 +673,11 @@ static int s3_get(struct objfs_provider *p, const char *bucket, const char *key,
 		req_hdrf(&r, "if-match", "\"%s\"", if_match);
 	defs_apply(p, &r, bucket, key, DEF_READ);
 	rc = s3_call(p, "get", bucket, key, &r, NULL, buf, len, 0, &resp, err);
+	if (rc == -EMSGSIZE) {
+		/* a 200 with the whole object where a range was asked for */
+		rc = objfs_err_set(err, -EIO, "s3 get %s/%s: the store ignored the range", bucket, key);
+		goto out;
+	}
 	if (rc == -EINVAL && strstr(err->msg, "InvalidRange")) {
 		/* reading at or past the end (or an empty object) */
 		rc = 0;

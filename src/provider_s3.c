@@ -812,15 +812,27 @@ static int s3_list(struct objfs_provider *p, const char *bucket, const char *pre
 		rc = objfs_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	r.method = "GET";
-	r.path = s3_path(p, bucket, NULL);
-	r.query = q;
-	rc = s3_call(p, "list", bucket, prefix, &r, NULL, NULL, 0, S3_LIST_BODY_MAX, &resp, err);
-	if (rc)
-		goto out;
-	rc = s3xml_parse_list(resp.body, resp.body_len, out, err);
-	if (rc)
-		log_warn("s3 list %s/%s: %s", bucket, prefix ? prefix : "", err->msg);
+	/* an answer that does not parse is asked for again (twice): a proxy or
+	 * a store hiccup, not a reason to fail a readdir; a listing that is
+	 * wrong is never returned */
+	for (int attempt = 0; attempt < 3; attempt++) {
+		int parse_rc = 0;
+
+		memset(&r, 0, sizeof(r));
+		r.method = "GET";
+		r.path = s3_path(p, bucket, NULL);
+		r.query = q;
+		rc = s3_call(p, "list", bucket, prefix, &r, NULL, NULL, 0, S3_LIST_BODY_MAX,
+			     &resp, err);
+		if (rc == 0)
+			parse_rc = rc = s3xml_parse_list(resp.body, resp.body_len, out, err);
+		objfs_http_resp_clear(&resp);
+		req_free(&r);
+		if (!parse_rc)
+			break;    /* a listing, or a failure the HTTP layer already retried */
+		log_warn("s3 list %s/%s: unusable answer (%s)%s", bucket, prefix ? prefix : "",
+			 err->msg, attempt < 2 ? ", asking again" : "");
+	}
 out:
 	objfs_http_resp_clear(&resp);
 	req_free(&r);

@@ -283,6 +283,11 @@ def test_malformed_listing_fails_with_eio_then_recovers(fault_factory):
     p.clear()
     assert sorted(os.listdir(o.p("acme", "mdir"))) == ["a", "b"]
     assert read_file(o.p("acme", "mdir", "a")) == b"content a"
+    # a single broken answer is asked for again, not passed on
+    put_direct(o, "mdir2/c", b"c")
+    once = p.add("malformed", kind="list", count=1)
+    assert sorted(os.listdir(o.p("acme", "mdir2"))) == ["c"]
+    assert once.applied == 1
     o.check_alive()
 
 

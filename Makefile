@@ -30,7 +30,7 @@ UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 HDRS        := $(wildcard src/*.h include/objfs/*.h tests/unit/*.h)
 
-.PHONY: all asan ubsan test unit integration deps install clean bench demo
+.PHONY: all asan ubsan test unit integration deps install clean bench demo bench-s3
 
 all: $(BUILD)/objfs $(BUILD)/objfs-ctl
 
@@ -80,6 +80,10 @@ demo: all
 
 bench: all
 	bench/run.sh
+
+# objfs vs s3fs, rclone and aws cli against one s3rver (on demand, never in CI).
+bench-s3: all
+	bench/run-s3.sh $(BENCH_ARGS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/system

@@ -278,10 +278,48 @@ static int s3_fail(const char *op, const char *bucket, const char *key,
 }
 
 /*
- * Performs one request.  r carries the method, path, query and extra
- * headers (the host header is added here); body and the response target as
- * for objfs_http_do.  Returns 0 for a 2xx response (resp filled, the caller
- * clears it), else a negative errno with err set (resp cleared).
+ * Sends one request: r carries the method, path, query and extra headers
+ * (the host header is added here); hr carries the body, the response target
+ * and the attempt policy, and gets the URL and the signing callback.
+ * Returns objfs_http_do's result (or -ENOMEM); the caller reads resp.
+ */
+static int s3_send(struct objfs_provider *p, const char *bucket, struct s3_req *r,
+		   struct objfs_http_req *hr, struct objfs_http_resp *resp)
+{
+	char *enc = NULL, *url = NULL, *host = NULL;
+	int rc = -ENOMEM;
+
+	r->p = p;
+	if (!r->payload_hash)
+		r->payload_hash = OBJFS_SIGV4_EMPTY_SHA256;
+	host = s3_host(p, bucket);
+	enc = r->path ? objfs_sigv4_encode_path(r->path) : NULL;
+	if (!host || !enc)
+		goto out;
+	req_hdr(r, "host", host);
+	if (r->nomem || asprintf(&url, "%s://%s%s%s%s", p->scheme, host, enc,
+				 r->query && r->query[0] ? "?" : "",
+				 r->query ? r->query : "") < 0) {
+		url = NULL;
+		goto out;
+	}
+	hr->method = r->method;
+	hr->url = url;
+	hr->prepare = s3_prepare;
+	hr->retry_check = s3_retry_check;
+	hr->ctx = r;
+	rc = objfs_http_do(p->http, hr, resp);
+out:
+	free(enc);
+	free(url);
+	free(host);
+	return rc;
+}
+
+/*
+ * Performs one request (see s3_send), retried per the HTTP client's policy.
+ * Returns 0 for a 2xx response (resp filled, the caller clears it), else a
+ * negative errno with err set (resp cleared).
  */
 static int s3_call(struct objfs_provider *p, const char *op, const char *bucket,
 		   const char *key, struct s3_req *r, const struct objfs_source *body,
@@ -289,48 +327,20 @@ static int s3_call(struct objfs_provider *p, const char *op, const char *bucket,
 		   struct objfs_http_resp *resp, struct objfs_err *err)
 {
 	struct objfs_http_req hr;
-	char *enc = NULL, *url = NULL, *host = NULL;
 	int rc;
 
-	r->p = p;
-	if (!r->payload_hash)
-		r->payload_hash = OBJFS_SIGV4_EMPTY_SHA256;
-	host = s3_host(p, bucket);
-	enc = r->path ? objfs_sigv4_encode_path(r->path) : NULL;
-	if (!host || !enc) {
-		rc = objfs_err_set(err, -ENOMEM, "out of memory");
-		goto out;
-	}
-	req_hdr(r, "host", host);
-	if (r->nomem) {
-		rc = objfs_err_set(err, -ENOMEM, "out of memory");
-		goto out;
-	}
-	if (asprintf(&url, "%s://%s%s%s%s", p->scheme, host, enc,
-		     r->query && r->query[0] ? "?" : "", r->query ? r->query : "") < 0) {
-		url = NULL;
-		rc = objfs_err_set(err, -ENOMEM, "out of memory");
-		goto out;
-	}
 	memset(&hr, 0, sizeof(hr));
-	hr.method = r->method;
-	hr.url = url;
 	hr.body = body;
 	hr.out_buf = out_buf;
 	hr.out_cap = out_cap;
 	hr.max_body = max_body;
-	hr.prepare = s3_prepare;
-	hr.retry_check = s3_retry_check;
-	hr.ctx = r;
-	rc = objfs_http_do(p->http, &hr, resp);
+	rc = s3_send(p, bucket, r, &hr, resp);
+	if (rc == -ENOMEM)
+		return objfs_err_set(err, -ENOMEM, "out of memory");
 	if (rc == 0 && resp->status >= 200 && resp->status < 300)
-		goto out;
+		return 0;
 	rc = s3_fail(op, bucket, key, resp, rc, err);
 	objfs_http_resp_clear(resp);
-out:
-	free(enc);
-	free(url);
-	free(host);
 	return rc;
 }
 
@@ -1425,7 +1435,7 @@ static int s3_health(struct objfs_provider *p, const char *bucket, struct objfs_
 	struct objfs_http_resp resp;
 	struct objfs_http_req hr;
 	struct s3_req r;
-	char *url = NULL, *enc = NULL, *host = NULL, code[64] = "", msg[256] = "";
+	char code[64] = "", msg[256] = "";
 	const char *date;
 	double t0 = mono_s();
 	int rc;
@@ -1433,33 +1443,21 @@ static int s3_health(struct objfs_provider *p, const char *bucket, struct objfs_
 	memset(out, 0, sizeof(*out));
 	memset(&resp, 0, sizeof(resp));
 	memset(&r, 0, sizeof(r));
-	r.p = p;
+	memset(&hr, 0, sizeof(hr));
 	r.method = "GET";
 	r.path = s3_path(p, bucket, NULL);
 	r.query = bucket ? "list-type=2&max-keys=1" : NULL;
-	r.payload_hash = OBJFS_SIGV4_EMPTY_SHA256;
-	host = s3_host(p, bucket);
-	enc = r.path ? objfs_sigv4_encode_path(r.path) : NULL;
-	if (!host || !enc || asprintf(&url, "%s://%s%s%s%s", p->scheme, host, enc,
-				      r.query ? "?" : "", r.query ? r.query : "") < 0) {
-		url = NULL;
+	hr.single_attempt = 1;
+	rc = s3_send(p, bucket, &r, &hr, &resp);
+	if (rc == -ENOMEM) {
 		rc = objfs_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	req_hdr(&r, "host", host);
-	memset(&hr, 0, sizeof(hr));
-	hr.method = "GET";
-	hr.url = url;
-	hr.single_attempt = 1;
-	hr.prepare = s3_prepare;
-	hr.ctx = &r;
-	rc = objfs_http_do(p->http, &hr, &resp);
 	out->latency_s = mono_s() - t0;
-	rc = rc < 0 ? rc : 0;
 	if (rc < 0) {
 		out->state = OBJFS_HEALTH_UNREACHABLE;
 		snprintf(out->detail, sizeof(out->detail), "%s://%.80s unreachable: %.150s", p->scheme,
-			 host, resp.err[0] ? resp.err : strerror(-rc));
+			 p->authority, resp.err[0] ? resp.err : strerror(-rc));
 		rc = 0;
 		goto out;
 	}
@@ -1497,9 +1495,6 @@ static int s3_health(struct objfs_provider *p, const char *bucket, struct objfs_
 out:
 	objfs_http_resp_clear(&resp);
 	req_free(&r);
-	free(url);
-	free(enc);
-	free(host);
 	return rc;
 }
 

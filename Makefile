@@ -11,7 +11,7 @@ else
 BUILD       ?= build/$(SANITIZER)
 endif
 
-PKGS        := fuse3 libcurl openssl sqlite3 libxml-2.0 inih jansson
+PKGS        := fuse3 libcurl openssl sqlite3 libxml-2.0 inih jansson libmicrohttpd libsystemd
 CC          ?= cc
 WARN        := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-declarations \
                -Wwrite-strings -Wshadow -Wno-unused-parameter
@@ -44,8 +44,11 @@ $(BUILD)/libobjfs.a: $(LIB_OBJS)
 $(BUILD)/objfs: $(BUILD)/obj/main.o $(BUILD)/libobjfs.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/objfs-ctl: tools/objfs-ctl.c $(BUILD)/libobjfs.a $(HDRS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libobjfs.a $(LDLIBS)
+# objfs-ctl: tools/objfs-ctl.c (commands and the socket client) plus one
+# tools/ctl_*.c per larger command (onboard, doctor, migrate).
+CTL_SRCS    := tools/objfs-ctl.c $(wildcard tools/ctl_*.c)
+$(BUILD)/objfs-ctl: $(CTL_SRCS) $(wildcard tools/*.h) $(BUILD)/libobjfs.a $(HDRS)
+	$(CC) $(CFLAGS) -Itools $(LDFLAGS) -o $@ $(CTL_SRCS) $(BUILD)/libobjfs.a $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libobjfs.a $(HDRS) | $(BUILD)/tests
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libobjfs.a $(LDLIBS) $(shell pkg-config --libs cmocka)

@@ -69,7 +69,7 @@ struct cfg_state {
 	char *errbuf;
 	size_t errlen;
 	struct objfs_config *cfg;
-	int objfs_lines[32];        /* line of each objfs_opts[] key, 0 = default */
+	int objfs_lines[48];        /* line of each objfs_opts[] key, 0 = default */
 	const char *objfs_src[32];  /* environment variable that set it, or NULL */
 };
 
@@ -603,7 +603,13 @@ static const struct cfg_opt objfs_opts[] = {
 	CO("control_socket", T_PATH, control_socket, 0, 0),
 	CO("control_socket_mode", T_MODE, control_socket_mode, 0, 0777),
 	CO("control_socket_group", T_IDENT, control_socket_group, 0, 0),
+	CO("control_admin_group", T_IDENT, control_admin_group, 0, 0),
 	CO("metrics_listen", T_LISTEN, metrics_listen, 0, 0),
+	CO("presign_ttl_default", T_UINT, presign_ttl_default_s, 1, 604800),
+	CO("presign_ttl_max", T_UINT, presign_ttl_max_s, 1, 604800),
+	CO("audit_log", T_PATH, audit_log, 0, 0),
+	CO("audit_log_max_bytes", T_SIZE, audit_log_max_bytes, 0, UINT64_MAX),
+	CO("audit_log_keep", T_UINT, audit_log_keep, 0, 100),
 	CO("default_provider", T_IDENT, default_provider, 0, 0),
 	CO("bucket_pattern", T_PATTERN, bucket_pattern, 0, 0),
 	CO("log_level", T_LEVEL, log_level, 0, 0),
@@ -928,6 +934,10 @@ static int cfg_defaults(struct cfg_state *st)
 	c->drain_timeout_s = 300;
 	c->sync_upload = 0;
 	c->writeback_delay_ms = 0;
+	c->presign_ttl_default_s = 900;
+	c->presign_ttl_max_s = 604800;
+	c->audit_log_max_bytes = 64 * CFG_MIB;
+	c->audit_log_keep = 5;
 	return 0;
 }
 
@@ -945,6 +955,10 @@ static int cfg_objfs_section(struct cfg_state *st, const struct cfg_sec *sec)
 			return rc;
 		st->objfs_lines[o - objfs_opts] = k->line;
 	}
+	if (st->cfg->presign_ttl_default_s > st->cfg->presign_ttl_max_s)
+		return cfg_err(st, -EINVAL, sec->line,
+			       "presign_ttl_default %u is above presign_ttl_max %u",
+			       st->cfg->presign_ttl_default_s, st->cfg->presign_ttl_max_s);
 	return 0;
 }
 
@@ -1538,7 +1552,9 @@ void objfs_config_free(struct objfs_config *cfg)
 	free(cfg->cache_dir);
 	free(cfg->control_socket);
 	free(cfg->control_socket_group);
+	free(cfg->control_admin_group);
 	free(cfg->metrics_listen);
+	free(cfg->audit_log);
 	free(cfg->default_provider);
 	free(cfg->bucket_pattern);
 	free(cfg->log_level);

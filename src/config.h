@@ -55,7 +55,13 @@ struct objfs_config {
 	char *control_socket;
 	mode_t control_socket_mode;
 	char *control_socket_group;
+	char *control_admin_group;    /* members may use every control-socket endpoint, like root */
 	char *metrics_listen;
+	unsigned presign_ttl_default_s; /* presign TTL when none is asked for, default 900 */
+	unsigned presign_ttl_max_s;   /* longest presign TTL allowed, default 604800 (7 days) */
+	char *audit_log;              /* JSON-lines audit log of mutations; NULL: off */
+	uint64_t audit_log_max_bytes; /* rotate past this size (0: never), default 64 MiB */
+	unsigned audit_log_keep;      /* rotated files kept (.1 ... .N), default 5 */
 	char *default_provider;
 	char *bucket_pattern;    /* contains {tenant} */
 	char *log_level;

@@ -6,6 +6,7 @@
 #ifndef OBJFS_CTX_H
 #define OBJFS_CTX_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "config.h"
@@ -28,6 +29,10 @@ struct objfs_ctx {
 	int rcache_all;                     /* use the read cache even for local-read providers */
 	struct objfs_files *files;
 	struct objfs_writeback *wb;
+	const char *mountpoint;             /* absolute path of the mount */
+	int64_t started_ms;                 /* when the daemon started (Unix ms) */
+	struct objfs_config **old_cfgs;     /* configurations replaced by reloads, kept */
+	size_t nold_cfgs;                   /* alive for the tenants that point into them */
 	uid_t uid;                          /* owner shown for objects without metadata */
 	gid_t gid;
 	uint64_t chunk_size;

@@ -70,10 +70,12 @@ struct objfs_tenant *objfs_tenant_find(struct objfs_tenants *ts, const char *nam
 {
 	if (!ts || !name)
 		return NULL;
-	for (size_t i = 0; i < ts->n; i++) {
+	size_t n = objfs_tenants_count(ts);
+
+	for (size_t i = 0; i < n; i++) {
 		const char *tn = ts->v[i].name;
 
-		if (tn && strlen(tn) == len && memcmp(tn, name, len) == 0)
+		if (tn && !ts->v[i].removed && strlen(tn) == len && memcmp(tn, name, len) == 0)
 			return &ts->v[i];
 	}
 	return NULL;
@@ -142,9 +144,9 @@ int objfs_tenants_init(struct objfs_tenants *ts, const struct objfs_config *cfg)
 		return -EINVAL;
 	ts->v = NULL;
 	ts->n = 0;
-	if (cfg->ntenants == 0)
-		return 0;
-	ts->v = calloc(cfg->ntenants, sizeof(*ts->v));
+	if (cfg->ntenants > OBJFS_TENANTS_MAX)
+		return -E2BIG;
+	ts->v = calloc(OBJFS_TENANTS_MAX, sizeof(*ts->v));
 	if (!ts->v)
 		return -ENOMEM;
 	for (size_t i = 0; i < cfg->ntenants; i++) {

@@ -12,9 +12,14 @@
 #include "config.h"
 #include "objfs/provider.h"
 
+/* Reload appends tenants; the table is allocated for this many up front so
+ * entries never move (pointers to them stay valid). */
+#define OBJFS_TENANTS_MAX 4096
+
 struct objfs_tenant {
 	size_t idx;                          /* index in the table */
-	const struct objfs_tenant_conf *conf;
+	const struct objfs_tenant_conf *conf;/* replaced by a reload (the old one stays alive) */
+	int removed;                         /* a reload removed it: hidden, ENOENT */
 	struct objfs_prov *prov;             /* not owned */
 	struct objfs_quota *quota;           /* NULL: no quota (quota.c) */
 	const char *name;
@@ -23,9 +28,15 @@ struct objfs_tenant {
 };
 
 struct objfs_tenants {
-	struct objfs_tenant *v;
-	size_t n;
+	struct objfs_tenant *v;              /* OBJFS_TENANTS_MAX entries allocated */
+	size_t n;                            /* grows on reload: read it with objfs_tenants_count() */
 };
+
+/* Tenants in the table (including removed ones: check t->removed). */
+static inline size_t objfs_tenants_count(const struct objfs_tenants *ts)
+{
+	return __atomic_load_n(&ts->n, __ATOMIC_ACQUIRE);
+}
 
 /*
  * Fills ts from cfg (one entry per [tenant], in file order; prov = NULL, to be

@@ -134,6 +134,54 @@ size_t writeback_pending(struct objfs_writeback *wb)
 	return n;
 }
 
+void writeback_get_stats(struct objfs_writeback *wb, struct writeback_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&wb->lock);
+	for (struct wb_entry *e = wb->head; e; e = e->next) {
+		out->pending++;
+		out->in_flight += e->in_flight != 0;
+		out->retrying += e->attempts != 0;
+		out->bytes_pending += e->u.size;
+		if (!out->oldest_commit_ms || e->u.created_ms < out->oldest_commit_ms)
+			out->oldest_commit_ms = e->u.created_ms;
+	}
+	pthread_mutex_unlock(&wb->lock);
+}
+
+/* 1 if entry e is of tenant t (NULL: any) at path or below it. */
+static int entry_under(const struct wb_entry *e, const struct objfs_tenant *t, const char *path)
+{
+	size_t n = path ? strlen(path) : 0;
+
+	if (t && strcmp(e->u.tenant, t->name) != 0)
+		return 0;
+	if (!n)
+		return 1;
+	return strncmp(e->u.path, path, n) == 0 && (e->u.path[n] == '\0' || e->u.path[n] == '/');
+}
+
+static size_t count_under(struct objfs_writeback *wb, const struct objfs_tenant *t,
+			  const char *path)
+{
+	size_t n = 0;
+
+	for (struct wb_entry *e = wb->head; e; e = e->next)
+		n += entry_under(e, t, path);
+	return n;
+}
+
+size_t writeback_pending_under(struct objfs_writeback *wb, const struct objfs_tenant *t,
+			       const char *path)
+{
+	size_t n;
+
+	pthread_mutex_lock(&wb->lock);
+	n = count_under(wb, t, path);
+	pthread_mutex_unlock(&wb->lock);
+	return n;
+}
+
 /* ---- building upload bodies ---- */
 
 /* Segments of one byte range of an entry, with the fds to close afterwards. */
@@ -946,6 +994,27 @@ size_t writeback_drain(struct objfs_writeback *wb, unsigned timeout_s)
 		pthread_cond_timedwait(&wb->done, &wb->lock, &ts);
 	}
 	left = wb->count;
+	pthread_mutex_unlock(&wb->lock);
+	return left;
+}
+
+size_t writeback_flush_under(struct objfs_writeback *wb, const struct objfs_tenant *t,
+			     const char *path, unsigned timeout_ms)
+{
+	int64_t end = now_ms() + (int64_t)timeout_ms;
+	size_t left;
+
+	pthread_mutex_lock(&wb->lock);
+	for (struct wb_entry *e = wb->head; e; e = e->next)
+		if (e->attempts == 0 && entry_under(e, t, path))
+			e->not_before_ms = 0;
+	pthread_cond_broadcast(&wb->work);
+	while ((left = count_under(wb, t, path)) && now_ms() < end) {
+		struct timespec ts;
+
+		deadline(&ts, 200);
+		pthread_cond_timedwait(&wb->done, &wb->lock, &ts);
+	}
 	pthread_mutex_unlock(&wb->lock);
 	return left;
 }

@@ -53,4 +53,23 @@ size_t writeback_drain(struct objfs_writeback *wb, unsigned timeout_s);
 /* Entries queued or in flight. */
 size_t writeback_pending(struct objfs_writeback *wb);
 
+/* A snapshot of the queue for status and metrics. */
+struct writeback_stats {
+	size_t pending;              /* entries queued or in flight */
+	size_t in_flight;            /* entries a worker is uploading now */
+	size_t retrying;             /* entries that failed at least once */
+	uint64_t bytes_pending;      /* sum of the pending entries' sizes */
+	int64_t oldest_commit_ms;    /* commit time of the oldest pending entry; 0: none */
+};
+void writeback_get_stats(struct objfs_writeback *wb, struct writeback_stats *out);
+/* Pending entries of tenant t (NULL: every tenant) whose path is `path` or
+ * below it ("" or NULL: the whole tenant). */
+size_t writeback_pending_under(struct objfs_writeback *wb, const struct objfs_tenant *t,
+			       const char *path);
+/* Waits until writeback_pending_under(t, path) is 0, uploading those entries
+ * now whatever the write-back delay; returns how many are left (0 unless the
+ * timeout passed).  Safe from any thread but an upload worker. */
+size_t writeback_flush_under(struct objfs_writeback *wb, const struct objfs_tenant *t,
+			     const char *path, unsigned timeout_ms);
+
 #endif

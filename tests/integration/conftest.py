@@ -31,6 +31,15 @@ from localstore import LocalStore  # noqa: E402
 BUILD = os.environ.get("OBJFS_BUILD", os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "build"))
 OBJFS_BIN = os.path.join(BUILD, "objfs")
+OBJFS_CTL = os.path.join(BUILD, "objfs-ctl")
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 MOUNT_TIMEOUT = 15.0
 STOP_TIMEOUT = 60.0
@@ -166,6 +175,9 @@ class Objfs:
         os.mkdir(self.mnt)
         os.chmod(self.mnt, 0o755)
         self.config = default_config(self.base)
+        # Short paths: a Unix socket path must fit in 108 bytes.
+        self.config["objfs"]["control_socket"] = os.path.join(self.mnt_parent, "ctl.sock")
+        self.config["provider local"]["listen"] = "127.0.0.1:%d" % free_port()
         for sect, kv in (sections or {}).items():
             if kv is None:
                 self.config.pop(sect, None)
@@ -210,6 +222,23 @@ class Objfs:
 
     def key(self, tenant, rel):
         return self.location(tenant)[1] + rel
+
+    @property
+    def ctl_socket(self):
+        return self.config["objfs"]["control_socket"]
+
+    def ctl(self, *args, user=None, check=False, timeout=120, input=None, env=None):
+        """Runs objfs-ctl --socket <this mount's socket> ARGS; returns the
+        CompletedProcess (text).  user=(uid, gid) runs it as that user
+        through setpriv."""
+        cmd = [OBJFS_CTL, "--socket", self.ctl_socket] + [str(a) for a in args]
+        if user is not None:
+            uid, gid = user
+            cmd = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % gid, "--clear-groups"] + cmd
+        e = dict(os.environ)
+        e.update(env or {})
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                              check=check, input=input, env=e)
 
     # -- paths ---------------------------------------------------------------
     def p(self, *parts):
@@ -404,6 +433,8 @@ class Objfs:
         self._disarm_watchdog()
         try:
             os.rmdir(self.mnt)
+            if os.path.exists(self.ctl_socket):   # left by a killed daemon
+                os.unlink(self.ctl_socket)
             os.rmdir(self.mnt_parent)
         except OSError:
             pass

@@ -20,6 +20,7 @@
 #include <fuse_lowlevel.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +33,13 @@
 
 #include "file.h"
 #include "fs.h"
+#include "audit.h"
+#include "notify.h"
+#include "reload.h"
+#include "services.h"
 #include "log.h"
 #include "meta.h"
+#include "metrics.h"
 #include "objmeta.h"
 #include "quota.h"
 #include "writeback.h"
@@ -48,10 +54,16 @@
  */
 struct handle {
 	struct objfs_file *f;        /* NULL for a directory handle */
+	int wrote;                   /* written through: audited at release */
+	int write_err;               /* first write error, for that record */
 	char *dir_path;              /* directory handles: the path (readdir may get NULL) */
 	uint64_t ino;
 	struct handle *prev, *next;  /* handles_lock */
 };
+
+/* Set when a stop (SIGTERM) began flushing: the end of its drain_timeout,
+ * which the unmount's drain must not extend.  0: no stop flush ran. */
+static int64_t drain_deadline_ms;
 
 static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct handle *handles;   /* handles_lock */
@@ -441,7 +453,7 @@ static void stat_root(struct objfs_ctx *ctx, struct stat *st)
 	memset(st, 0, sizeof(*st));
 	st->st_ino = 1;
 	st->st_mode = S_IFDIR | 0755;
-	st->st_nlink = 2 + ctx->tenants.n;
+	st->st_nlink = 2 + objfs_tenants_count(&ctx->tenants);
 	st->st_uid = ctx->uid;
 	st->st_gid = ctx->gid;
 }
@@ -676,10 +688,13 @@ static int objfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, of
 			return 0;
 	}
 	if (!p.tenant) {
-		for (size_t i = off > 2 ? (size_t)off - 2 : 0; i < ctx->tenants.n; i++) {
+		size_t nt = objfs_tenants_count(&ctx->tenants);
+
+		for (size_t i = off > 2 ? (size_t)off - 2 : 0; i < nt; i++) {
 			struct meta_entry e;
 
-			if (lookup_entry(ctx, &ctx->tenants.v[i], "", &e, 0))
+			if (ctx->tenants.v[i].removed ||
+			    lookup_entry(ctx, &ctx->tenants.v[i], "", &e, 0))
 				continue;
 			stat_from_entry(&e, &st);
 			meta_entry_clear(&e);
@@ -1922,7 +1937,8 @@ static void *objfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	rc = writeback_start(ctx->wb);
 	if (rc)
 		log_err("cannot start upload workers: %s", strerror(-rc));
-	log_info("mounted: %zu tenant(s)", ctx->tenants.n);
+	log_info("mounted: %zu tenant(s)", objfs_tenants_count(&ctx->tenants));
+	objfs_notify_ready(ctx);
 	return ctx;
 }
 
@@ -1943,7 +1959,13 @@ static void objfs_destroy(void *private_data)
 	}
 	pthread_mutex_unlock(&handles_lock);
 	log_info("unmounting: draining %zu pending upload(s)", writeback_pending(ctx->wb));
-	left = writeback_drain(ctx->wb, ctx->cfg->drain_timeout_s);
+	if (drain_deadline_ms) {         /* a stop flushed already: what is left of its time */
+		int64_t rest = drain_deadline_ms - meta_now_ms();
+
+		left = writeback_drain(ctx->wb, rest > 0 ? (unsigned)((rest + 999) / 1000) : 0);
+	} else {
+		left = writeback_drain(ctx->wb, ctx->cfg->drain_timeout_s);
+	}
 	if (left)
 		log_warn("drain timeout: %zu upload(s) left in the journal; they resume at next start",
 			 left);
@@ -1951,39 +1973,237 @@ static void objfs_destroy(void *private_data)
 		log_info("all uploads landed");
 }
 
+/* ---- instrumentation: metrics and the audit log around every operation ----
+ *
+ * Each FUSE entry point below times the operation it wraps, counts it for
+ * its tenant (metrics.h) and, for mutations, writes an audit record
+ * (audit.h) with the caller's uid and pid.  The tenant is taken from the
+ * path, or from the handle when FUSE passes no path (nullpath_ok), and
+ * always before the call: release frees the handle.
+ */
+
+struct op_scope {
+	enum objfs_fsop op;
+	struct objfs_tenant *t;
+	const char *path;            /* as FUSE gave it, may be NULL */
+	struct timespec t0;
+};
+
+static struct objfs_tenant *path_tenant(const char *path)
+{
+	const char *s, *e;
+
+	if (!path || path[0] != '/')
+		return NULL;
+	s = path + 1;
+	e = strchrnul(s, '/');
+	return objfs_tenant_find(&ctx_get()->tenants, s, (size_t)(e - s));
+}
+
+static struct handle *fi_handle(const struct fuse_file_info *fi)
+{
+	return fi ? (struct handle *)(uintptr_t)fi->fh : NULL;
+}
+
+static void op_begin(struct op_scope *sc, enum objfs_fsop op, const char *path,
+		     const struct fuse_file_info *fi)
+{
+	struct handle *h = path ? NULL : fi_handle(fi);
+
+	sc->op = op;
+	sc->path = path;
+	if (path)
+		sc->t = path_tenant(path);
+	else if (h && h->f)
+		sc->t = h->f->tenant;
+	else
+		sc->t = h ? path_tenant(h->dir_path) : NULL;
+	clock_gettime(CLOCK_MONOTONIC, &sc->t0);
+}
+
+/* The tenant-relative part of a mount path ("/acme/a/b" -> "a/b"). */
+static const char *rel_of(const char *path)
+{
+	const char *s;
+
+	if (!path)
+		return NULL;
+	s = strchr(path + (path[0] == '/'), '/');
+	return s ? s + 1 : "";
+}
+
+static void audit_op(const struct op_scope *sc, const char *path, const char *to, int rc,
+		     const char *detail)
+{
+	struct fuse_context *fc;
+
+	if (!objfs_audit_enabled())
+		return;
+	fc = fuse_get_context();
+	objfs_audit(fc->uid, fc->pid, sc->t ? sc->t->name : NULL, objfs_fsop_names[sc->op],
+		    path, to, rc, detail);
+}
+
+static int op_end(const struct op_scope *sc, int rc)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	objfs_metrics_fs_op(sc->op, sc->t, rc < 0 ? rc : 0,
+			    (int64_t)(t1.tv_sec - sc->t0.tv_sec) * 1000000000LL +
+			    (t1.tv_nsec - sc->t0.tv_nsec));
+	return rc;
+}
+
+/* op_end() for a mutation of sc->path (to: the second path, or NULL). */
+static int op_end_audit(const struct op_scope *sc, int rc, const char *to)
+{
+	audit_op(sc, rel_of(sc->path), to, rc < 0 ? rc : 0, NULL);
+	return op_end(sc, rc);
+}
+
+#define HOOK_READ(OP, PATH, FI, CALL) do {                      \
+		struct op_scope sc_;                            \
+		op_begin(&sc_, OP, PATH, FI);                   \
+		return op_end(&sc_, CALL);                      \
+	} while (0)
+#define HOOK_MUT(OP, PATH, FI, TO, CALL) do {                   \
+		struct op_scope sc_;                            \
+		op_begin(&sc_, OP, PATH, FI);                   \
+		return op_end_audit(&sc_, CALL, TO);            \
+	} while (0)
+
+static int h_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{ HOOK_READ(OBJFS_FSOP_GETATTR, path, fi, objfs_getattr(path, st, fi)); }
+static int h_access(const char *path, int mask)
+{ HOOK_READ(OBJFS_FSOP_ACCESS, path, NULL, objfs_access(path, mask)); }
+static int h_readlink(const char *path, char *buf, size_t size)
+{ HOOK_READ(OBJFS_FSOP_READLINK, path, NULL, objfs_readlink(path, buf, size)); }
+static int h_opendir(const char *path, struct fuse_file_info *fi)
+{ HOOK_READ(OBJFS_FSOP_OPENDIR, path, NULL, objfs_opendir(path, fi)); }
+static int h_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+		     struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{ HOOK_READ(OBJFS_FSOP_READDIR, path, fi, objfs_readdir(path, buf, filler, off, fi, flags)); }
+static int h_releasedir(const char *path, struct fuse_file_info *fi)
+{ HOOK_READ(OBJFS_FSOP_RELEASEDIR, path, fi, objfs_releasedir(path, fi)); }
+static int h_mknod(const char *path, mode_t mode, dev_t rdev)
+{ HOOK_MUT(OBJFS_FSOP_MKNOD, path, NULL, NULL, objfs_mknod(path, mode, rdev)); }
+static int h_mkdir(const char *path, mode_t mode)
+{ HOOK_MUT(OBJFS_FSOP_MKDIR, path, NULL, NULL, objfs_mkdir(path, mode)); }
+static int h_symlink(const char *target, const char *path)
+{ HOOK_MUT(OBJFS_FSOP_SYMLINK, path, NULL, target, objfs_symlink(target, path)); }
+static int h_unlink(const char *path)
+{ HOOK_MUT(OBJFS_FSOP_UNLINK, path, NULL, NULL, objfs_unlink(path)); }
+static int h_rmdir(const char *path)
+{ HOOK_MUT(OBJFS_FSOP_RMDIR, path, NULL, NULL, objfs_rmdir(path)); }
+static int h_rename(const char *from, const char *to, unsigned int flags)
+{ HOOK_MUT(OBJFS_FSOP_RENAME, from, NULL, rel_of(to), objfs_rename(from, to, flags)); }
+static int h_link(const char *from, const char *to)
+{ HOOK_MUT(OBJFS_FSOP_LINK, to, NULL, rel_of(from), objfs_link(from, to)); }
+static int h_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{ HOOK_MUT(OBJFS_FSOP_CHMOD, path, fi, NULL, objfs_chmod(path, mode, fi)); }
+static int h_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{ HOOK_MUT(OBJFS_FSOP_CHOWN, path, fi, NULL, objfs_chown(path, uid, gid, fi)); }
+static int h_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{ HOOK_MUT(OBJFS_FSOP_TRUNCATE, path, fi, NULL, objfs_truncate(path, size, fi)); }
+static int h_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+{ HOOK_MUT(OBJFS_FSOP_UTIMENS, path, fi, NULL, objfs_utimens(path, tv, fi)); }
+static int h_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{ HOOK_MUT(OBJFS_FSOP_CREATE, path, NULL, NULL, objfs_create(path, mode, fi)); }
+static int h_setxattr(const char *path, const char *name, const char *value, size_t size,
+		      int flags)
+{ HOOK_MUT(OBJFS_FSOP_SETXATTR, path, NULL, NULL, objfs_setxattr(path, name, value, size, flags)); }
+static int h_removexattr(const char *path, const char *name)
+{ HOOK_MUT(OBJFS_FSOP_REMOVEXATTR, path, NULL, NULL, objfs_removexattr(path, name)); }
+static int h_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{ HOOK_READ(OBJFS_FSOP_READ, path, fi, objfs_read(path, buf, size, off, fi)); }
+static int h_statfs(const char *path, struct statvfs *sv)
+{ HOOK_READ(OBJFS_FSOP_STATFS, path, NULL, objfs_statfs(path, sv)); }
+static int h_flush(const char *path, struct fuse_file_info *fi)
+{ HOOK_READ(OBJFS_FSOP_FLUSH, path, fi, objfs_flush(path, fi)); }
+static int h_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{ HOOK_READ(OBJFS_FSOP_FSYNC, path, fi, objfs_fsync(path, datasync, fi)); }
+static int h_fsyncdir(const char *path, int datasync, struct fuse_file_info *fi)
+{ HOOK_READ(OBJFS_FSOP_FSYNCDIR, path, fi, objfs_fsyncdir(path, datasync, fi)); }
+static int h_getxattr(const char *path, const char *name, char *value, size_t size)
+{ HOOK_READ(OBJFS_FSOP_GETXATTR, path, NULL, objfs_getxattr(path, name, value, size)); }
+static int h_listxattr(const char *path, char *list, size_t size)
+{ HOOK_READ(OBJFS_FSOP_LISTXATTR, path, NULL, objfs_listxattr(path, list, size)); }
+
+/* open: a write-open of an existing file is where a content change starts;
+ * the audit record of the change itself comes at release ("write"). */
+static int h_open(const char *path, struct fuse_file_info *fi)
+{ HOOK_READ(OBJFS_FSOP_OPEN, path, NULL, objfs_open(path, fi)); }
+
+/* Writes are audited once per handle, at release, with the first error. */
+static int h_write(const char *path, const char *buf, size_t size, off_t off,
+		   struct fuse_file_info *fi)
+{
+	struct handle *h = fi_handle(fi);
+	struct op_scope sc;
+	int rc;
+
+	op_begin(&sc, OBJFS_FSOP_WRITE, path, fi);
+	rc = objfs_write(path, buf, size, off, fi);
+	if (h) {
+		if (!h->wrote)
+			h->wrote = 1;
+		if (rc < 0 && !h->write_err)
+			h->write_err = rc;
+	}
+	return op_end(&sc, rc);
+}
+
+static int h_release(const char *path, struct fuse_file_info *fi)
+{
+	struct handle *h = fi_handle(fi);
+	int wrote = h && h->wrote, werr = h ? h->write_err : 0;
+	struct op_scope sc;
+	int rc;
+
+	op_begin(&sc, OBJFS_FSOP_RELEASE, path, fi);
+	rc = objfs_release(path, fi);          /* frees h */
+	if (wrote) {
+		sc.op = OBJFS_FSOP_WRITE;
+		audit_op(&sc, path ? rel_of(path) : "(unlinked)", NULL, werr, NULL);
+		sc.op = OBJFS_FSOP_RELEASE;
+	}
+	return op_end(&sc, rc);
+}
+
 static const struct fuse_operations objfs_ops = {
 	.init = objfs_init,
 	.destroy = objfs_destroy,
-	.getattr = objfs_getattr,
-	.access = objfs_access,
-	.readlink = objfs_readlink,
-	.opendir = objfs_opendir,
-	.readdir = objfs_readdir,
-	.releasedir = objfs_releasedir,
-	.mknod = objfs_mknod,
-	.mkdir = objfs_mkdir,
-	.symlink = objfs_symlink,
-	.unlink = objfs_unlink,
-	.rmdir = objfs_rmdir,
-	.rename = objfs_rename,
-	.link = objfs_link,
-	.chmod = objfs_chmod,
-	.chown = objfs_chown,
-	.truncate = objfs_truncate,
-	.utimens = objfs_utimens,
-	.create = objfs_create,
-	.open = objfs_open,
-	.read = objfs_read,
-	.write = objfs_write,
-	.statfs = objfs_statfs,
-	.flush = objfs_flush,
-	.release = objfs_release,
-	.fsync = objfs_fsync,
-	.fsyncdir = objfs_fsyncdir,
-	.setxattr = objfs_setxattr,
-	.getxattr = objfs_getxattr,
-	.listxattr = objfs_listxattr,
-	.removexattr = objfs_removexattr,
+	.getattr = h_getattr,
+	.access = h_access,
+	.readlink = h_readlink,
+	.opendir = h_opendir,
+	.readdir = h_readdir,
+	.releasedir = h_releasedir,
+	.mknod = h_mknod,
+	.mkdir = h_mkdir,
+	.symlink = h_symlink,
+	.unlink = h_unlink,
+	.rmdir = h_rmdir,
+	.rename = h_rename,
+	.link = h_link,
+	.chmod = h_chmod,
+	.chown = h_chown,
+	.truncate = h_truncate,
+	.utimens = h_utimens,
+	.create = h_create,
+	.open = h_open,
+	.read = h_read,
+	.write = h_write,
+	.statfs = h_statfs,
+	.flush = h_flush,
+	.release = h_release,
+	.fsync = h_fsync,
+	.fsyncdir = h_fsyncdir,
+	.setxattr = h_setxattr,
+	.getxattr = h_getxattr,
+	.listxattr = h_listxattr,
+	.removexattr = h_removexattr,
 };
 
 /*
@@ -2034,14 +2254,103 @@ static void set_read_ahead(const char *mountpoint, unsigned kb)
 	log_debug("read-ahead of the mount set to %u KiB", kb);
 }
 
+/* ---- signals: SIGTERM/SIGINT stop (flush, then unmount), SIGHUP reloads ----
+ *
+ * The handlers only post a semaphore; the signal thread does the work, so
+ * a reload or a flush never runs in signal context or on a FUSE thread.
+ * A stop flushes while the mount is still up (writes keep working), then
+ * ends the FUSE loop: fuse_session_exit() plus SIGUSR2 to the loop's thread
+ * to interrupt its wait.  The unmount's own drain (objfs_destroy) gets
+ * what is left of drain_timeout.
+ */
+static sem_t sig_sem;
+static volatile sig_atomic_t sig_stop, sig_reload;
+static int sig_thread_quit;              /* set by objfs_fs_main, then sem_post */
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		sig_reload = 1;
+	else
+		sig_stop = 1;
+	sem_post(&sig_sem);
+}
+
+static void on_wakeup(int sig)
+{
+	(void)sig;                       /* only interrupts the loop's wait */
+}
+
+struct sig_thread_arg {
+	struct objfs_ctx *ctx;
+	struct fuse_session *se;
+	pthread_t loop_thread;
+};
+
+static void *signal_thread(void *arg)
+{
+	struct sig_thread_arg *a = arg;
+	struct objfs_ctx *ctx = a->ctx;
+	char msg[512];
+
+	for (;;) {
+		while (sem_wait(&sig_sem) != 0 && errno == EINTR)
+			;
+		if (__atomic_load_n(&sig_thread_quit, __ATOMIC_ACQUIRE))
+			return NULL;
+		if (sig_reload) {
+			sig_reload = 0;
+			objfs_notify_reloading();
+			if (objfs_reload(ctx, msg, sizeof(msg)) == 0)
+				log_info("reload: %s", msg);
+			else
+				log_err("reload failed, configuration unchanged: %s", msg);
+			if (objfs_audit_reopen())
+				log_err("cannot reopen the audit log");
+			objfs_notify_reloaded(ctx);
+		}
+		if (sig_stop) {
+			size_t left;
+
+			objfs_notify_stopping();
+			objfs_services_quiesce(ctx);
+			drain_deadline_ms = meta_now_ms() + (int64_t)ctx->cfg->drain_timeout_s * 1000;
+			log_info("stopping: flushing %zu pending upload(s) before unmounting",
+				 writeback_pending(ctx->wb));
+			objfs_notify_status("stopping: flushing %zu pending upload(s)",
+					    writeback_pending(ctx->wb));
+			left = writeback_drain(ctx->wb, ctx->cfg->drain_timeout_s);
+			if (left)
+				log_warn("stopping: %zu upload(s) still pending at the drain timeout",
+					 left);
+			fuse_session_exit(a->se);
+			pthread_kill(a->loop_thread, SIGUSR2);
+			return NULL;
+		}
+	}
+}
+
+static int set_handler(int sig, void (*fn)(int))
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = fn;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(sig, &sa, NULL);
+}
+
 int objfs_fs_main(struct objfs_ctx *ctx, int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts opts;
 	struct fuse_loop_config *lc = NULL;
-	struct fuse_session *se;
+	struct fuse_session *se = NULL;
 	struct fuse *fuse = NULL;
-	int res = 1, mounted = 0, handlers = 0;
+	struct sig_thread_arg sta;
+	pthread_t sig_tid;
+	char err[512];
+	int res = 1, mounted = 0, handlers = 0, services = 0, sig_started = 0;
 
 	memset(&opts, 0, sizeof(opts));
 	if (fuse_parse_cmdline(&args, &opts) != 0)
@@ -2063,6 +2372,23 @@ int objfs_fs_main(struct objfs_ctx *ctx, int argc, char **argv)
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out;
 	handlers = 1;
+	/* our stop and reload replace libfuse's "exit at once" handlers */
+	if (sem_init(&sig_sem, 0, 0) != 0 || set_handler(SIGTERM, on_signal) ||
+	    set_handler(SIGINT, on_signal) || set_handler(SIGHUP, on_signal) ||
+	    set_handler(SIGUSR2, on_wakeup))
+		goto out;
+	sta.ctx = ctx;
+	sta.se = se;
+	sta.loop_thread = pthread_self();
+	if (pthread_create(&sig_tid, NULL, signal_thread, &sta) != 0)
+		goto out;
+	sig_started = 1;
+	if (objfs_services_start(ctx, err, sizeof(err)) != 0) {
+		log_err("%s", err);
+		fprintf(stderr, "objfs: %s\n", err);
+		goto out;
+	}
+	services = 1;
 	lc = fuse_loop_cfg_create();
 	if (!lc)
 		goto out;
@@ -2071,13 +2397,22 @@ int objfs_fs_main(struct objfs_ctx *ctx, int argc, char **argv)
 	fuse_loop_cfg_set_idle_threads(lc, opts.max_idle_threads != UINT_MAX ? opts.max_idle_threads
 									    : 8);
 	res = fuse_loop_mt(fuse, lc);
-	/* SIGTERM/SIGINT/SIGHUP end the loop with the signal number: a clean stop */
-	if (res == SIGTERM || res == SIGINT || res == SIGHUP)
+	/* a signal ends the loop with its number: a clean stop */
+	if (res == SIGTERM || res == SIGINT || res == SIGHUP || res == SIGUSR2)
 		res = 0;
 	res = res ? 1 : 0;
 out:
+	if (sig_started) {
+		__atomic_store_n(&sig_thread_quit, 1, __ATOMIC_RELEASE);
+		sem_post(&sig_sem);
+		pthread_join(sig_tid, NULL);
+	}
+	if (services)
+		objfs_services_stop(ctx);
+	else if (sig_started)
+		objfs_services_stop(ctx);    /* whatever a failed start left running */
 	if (handlers)
-		fuse_remove_signal_handlers(fuse_get_session(fuse));
+		fuse_remove_signal_handlers(se);
 	if (mounted)
 		fuse_unmount(fuse);
 	if (fuse)

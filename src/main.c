@@ -8,19 +8,23 @@
  * fuse_main() has daemonised.
  */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "config.h"
 #include "ctx.h"
 #include "file.h"
 #include "fs.h"
 #include "log.h"
-#include "quota.h"
 #include "meta.h"
+#include "metrics.h"
+#include "quota.h"
+#include "reload.h"
 #include "readcache.h"
 #include "staging.h"
 #include "tenant.h"
@@ -130,7 +134,7 @@ int main(int argc, char **argv)
 	struct objfs_config *cfg = NULL;
 	struct objfs_ctx ctx;
 	const char *config = NULL, *mountpoint = NULL;
-	char *fargv[32], errbuf[1024], rcdir[4096];
+	char *fargv[32], errbuf[1024], rcdir[4096], mnt_real[PATH_MAX];
 	int fargc = 0, foreground = 0, debug = 0, opt, status = 1, rc;
 	char *fuse_opts[8];
 	int nfuse_opts = 0;
@@ -175,6 +179,15 @@ int main(int argc, char **argv)
 		objfs_log_set_level((enum objfs_log_level)objfs_log_parse_level(cfg->log_level));
 
 	ctx.cfg = cfg;
+	ctx.started_ms = meta_now_ms();
+	/* the control socket and presign listener resolve paths against it */
+	ctx.mountpoint = realpath(mountpoint, mnt_real) ? mnt_real : mountpoint;
+	rc = objfs_audit_open(cfg->audit_log, cfg->audit_log_max_bytes, cfg->audit_log_keep,
+			      errbuf, sizeof(errbuf));
+	if (rc) {
+		fprintf(stderr, "%s: %s\n", cfg->path, errbuf);
+		goto out;
+	}
 	ctx.uid = getuid();
 	ctx.gid = getgid();
 	ctx.chunk_size = cfg->chunk_size;
@@ -210,7 +223,8 @@ int main(int argc, char **argv)
 		}
 	}
 	ctx.rcache_all = cfg->read_cache == OBJFS_READ_CACHE_ALWAYS;
-	if (files_new(&ctx, &ctx.files) || writeback_new(&ctx, &ctx.wb))
+	if (files_new(&ctx, &ctx.files) || writeback_new(&ctx, &ctx.wb) ||
+	    objfs_metrics_init(&ctx))
 		goto out;
 
 	fargv[fargc++] = argv[0];
@@ -228,6 +242,7 @@ int main(int argc, char **argv)
 	fargv[fargc] = NULL;
 	status = objfs_fs_main(&ctx, fargc, fargv) ? 1 : 0;
 out:
+	objfs_metrics_free();
 	writeback_free(ctx.wb);
 	files_free(ctx.files);
 	objfs_readcache_free(ctx.rcache);
@@ -239,6 +254,8 @@ out:
 	for (size_t i = 0; i < ctx.tenants.n; i++)
 		quota_free(&ctx.tenants.v[i]);
 	objfs_tenants_clear(&ctx.tenants);
+	objfs_reload_free(&ctx);
+	objfs_audit_close();
 	objfs_config_free(cfg);
 	return status;
 }

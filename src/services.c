@@ -1,0 +1,65 @@
+/* Starting and stopping the daemon's service threads; see services.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ctlsock.h"
+#include "log.h"
+#include "metrics.h"
+#include "notify.h"
+#include "presign_server.h"
+#include "services.h"
+
+/* One daemon per process: the services are process-wide like the signals. */
+static struct objfs_ctlsock *ctlsock;
+static struct objfs_presign_server *presign;
+static int metrics_listening, watchdog_on;
+
+int objfs_services_start(struct objfs_ctx *ctx, char *err, size_t errlen)
+{
+	const struct objfs_config *cfg = ctx->cfg;
+	int rc;
+
+	if (cfg->metrics_listen) {
+		rc = objfs_metrics_listen_start(cfg->metrics_listen, err, errlen);
+		if (rc)
+			goto fail;
+		metrics_listening = 1;
+	}
+	rc = objfs_presign_server_start(ctx, &presign, err, errlen);
+	if (rc)
+		goto fail;
+	rc = objfs_ctlsock_start(ctx, &ctlsock, err, errlen);
+	if (rc)
+		goto fail;
+	rc = objfs_watchdog_start(ctx);
+	if (rc) {
+		snprintf(err, errlen, "cannot start the systemd watchdog: %s", strerror(-rc));
+		goto fail;
+	}
+	watchdog_on = 1;
+	return 0;
+fail:
+	objfs_services_stop(ctx);
+	return rc;
+}
+
+void objfs_services_quiesce(struct objfs_ctx *ctx)
+{
+	(void)ctx;
+	objfs_presign_server_stop(presign);
+	presign = NULL;
+}
+
+void objfs_services_stop(struct objfs_ctx *ctx)
+{
+	objfs_services_quiesce(ctx);
+	objfs_ctlsock_stop(ctlsock);
+	ctlsock = NULL;
+	if (metrics_listening)
+		objfs_metrics_listen_stop();
+	metrics_listening = 0;
+	if (watchdog_on)
+		objfs_watchdog_stop();
+	watchdog_on = 0;
+}

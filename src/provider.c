@@ -265,6 +265,13 @@ int objfs_prov_presign(struct objfs_prov *p, const char *bucket, const char *key
 	PROV_CALL(presign, bucket, key, bucket, key, method, ttl_s, url, err);
 }
 
+int objfs_prov_presign_check(struct objfs_prov *p, const char *method, const char *bucket,
+			     const char *key, const char *expires, const char *signature,
+			     struct objfs_err *err)
+{
+	PROV_CALL(presign_check, bucket, key, method, bucket, key, expires, signature, err);
+}
+
 int objfs_prov_health(struct objfs_prov *p, const char *bucket,
 		      struct objfs_health *out, struct objfs_err *err)
 {

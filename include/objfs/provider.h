@@ -252,6 +252,16 @@ struct objfs_provider_ops {
 	int (*presign)(struct objfs_provider *p, const char *bucket, const char *key,
 		       const char *method, unsigned ttl_s, char **url,
 		       struct objfs_err *err);
+	/* Checks a presigned request (the X-Objfs-* parameters of a URL that
+	 * presign made) against the provider's own secret and clock, so the
+	 * secret never leaves the provider: 0 when method ("GET" or "PUT"),
+	 * bucket, key (raw, decoded) and expires (decimal string) are what was
+	 * signed and the URL has not expired; -EACCES for a wrong or malformed
+	 * signature, expiry or method; -EKEYEXPIRED when the signature is right
+	 * but the time is past expires.  err never holds the expected signature. */
+	int (*presign_check)(struct objfs_provider *p, const char *method, const char *bucket,
+			     const char *key, const char *expires, const char *signature,
+			     struct objfs_err *err);
 	/* Probe of the store (and of bucket when not NULL). */
 	int (*health)(struct objfs_provider *p, const char *bucket,
 		      struct objfs_health *out, struct objfs_err *err);
@@ -326,6 +336,9 @@ int objfs_prov_set_defaults(struct objfs_prov *p, const char *bucket, const char
 int objfs_prov_presign(struct objfs_prov *p, const char *bucket, const char *key,
 		       const char *method, unsigned ttl_s, char **url,
 		       struct objfs_err *err);
+int objfs_prov_presign_check(struct objfs_prov *p, const char *method, const char *bucket,
+			     const char *key, const char *expires, const char *signature,
+			     struct objfs_err *err);
 int objfs_prov_health(struct objfs_prov *p, const char *bucket,
 		      struct objfs_health *out, struct objfs_err *err);
 int objfs_prov_bucket_exists(struct objfs_prov *p, const char *bucket,

@@ -31,8 +31,6 @@ struct objfs_ctx {
 	struct objfs_writeback *wb;
 	const char *mountpoint;             /* absolute path of the mount */
 	int64_t started_ms;                 /* when the daemon started (Unix ms) */
-	struct objfs_config **old_cfgs;     /* configurations replaced by reloads, kept */
-	size_t nold_cfgs;                   /* alive for the tenants that point into them */
 	uid_t uid;                          /* owner shown for objects without metadata */
 	gid_t gid;
 	uint64_t chunk_size;

@@ -43,10 +43,13 @@ static void usage(FILE *out)
 		"  -V, --version print the version\n");
 }
 
-/* Opens the providers the tenants use and links tenants to them. */
+/* Opens the providers the tenants use, links tenants to them and readies
+ * each tenant (storage defaults, bucket checked or created). */
 static int open_providers(struct objfs_ctx *ctx, const struct objfs_config *cfg)
 {
 	struct objfs_err err;
+	char msg[512];
+	int rc;
 
 	ctx->provs = calloc(cfg->nproviders ? cfg->nproviders : 1, sizeof(*ctx->provs));
 	if (!ctx->provs)
@@ -65,8 +68,7 @@ static int open_providers(struct objfs_ctx *ctx, const struct objfs_config *cfg)
 			return -EINVAL;
 		}
 		if (!ctx->provs[j]) {
-			int rc = objfs_prov_open(&cfg->providers[j].conf, &ctx->provs[j], &err);
-
+			rc = objfs_prov_open(&cfg->providers[j].conf, &ctx->provs[j], &err);
 			if (rc) {
 				fprintf(stderr, "%s:%d: provider %s: %s\n", cfg->path,
 					cfg->providers[j].line, pname,
@@ -76,47 +78,10 @@ static int open_providers(struct objfs_ctx *ctx, const struct objfs_config *cfg)
 			ctx->nprovs = cfg->nproviders;
 		}
 		t->prov = ctx->provs[j];
-		if (t->conf->sse || t->conf->storage_class || t->conf->acl) {
-			struct objfs_store_defaults d = {
-				.sse = t->conf->sse,
-				.sse_kms_key_id = t->conf->sse_kms_key_id,
-				.sse_c_key = t->conf->sse_customer_key ? t->conf->sse_c_key : NULL,
-				.storage_class = t->conf->storage_class,
-				.acl = t->conf->acl,
-			};
-			int rc = objfs_prov_set_defaults(t->prov, t->bucket, t->prefix, &d, &err);
-
-			if (rc == -ENOSYS) {
-				log_warn("tenant %s: provider %s has no server-side encryption, storage"
-					 " classes or ACLs; sse, storage_class and acl have no effect",
-					 t->name, pname);
-			} else if (rc) {
-				fprintf(stderr, "%s:%d: tenant %s: %s\n", cfg->path, t->conf->line,
-					t->name, err.msg);
-				return rc;
-			}
-		}
-	}
-	return 0;
-}
-
-/* Every tenant's bucket must exist; missing ones are created. */
-static int check_buckets(struct objfs_ctx *ctx, const struct objfs_config *cfg)
-{
-	struct objfs_err err;
-
-	for (size_t i = 0; i < ctx->tenants.n; i++) {
-		struct objfs_tenant *t = &ctx->tenants.v[i];
-		int rc = objfs_prov_bucket_exists(t->prov, t->bucket, &err);
-
-		if (rc == -ENOENT) {
-			rc = objfs_prov_bucket_create(t->prov, t->bucket, &err);
-			if (rc == 0)
-				log_info("created bucket %s for tenant %s", t->bucket, t->name);
-		}
+		rc = objfs_tenant_setup(t, msg, sizeof(msg));
 		if (rc) {
-			fprintf(stderr, "%s:%d: tenant %s: bucket %s: %s\n", cfg->path, t->conf->line,
-				t->name, t->bucket, err.msg[0] ? err.msg : strerror(-rc));
+			fprintf(stderr, "%s:%d: tenant %s: %s\n", cfg->path, t->conf->line, t->name,
+				msg);
 			return rc;
 		}
 	}
@@ -191,8 +156,7 @@ int main(int argc, char **argv)
 	ctx.uid = getuid();
 	ctx.gid = getgid();
 	ctx.chunk_size = cfg->chunk_size;
-	if (objfs_tenants_init(&ctx.tenants, cfg) || open_providers(&ctx, cfg) ||
-	    check_buckets(&ctx, cfg))
+	if (objfs_tenants_init(&ctx.tenants, cfg) || open_providers(&ctx, cfg))
 		goto out;
 	for (size_t i = 0; i < ctx.tenants.n; i++)
 		quota_init(&ctx.tenants.v[i]);   /* a failed count is logged, not fatal */

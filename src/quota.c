@@ -141,3 +141,15 @@ void quota_remove_object(struct objfs_tenant *t, uint64_t size)
 	q->landed_bytes = size > q->landed_bytes ? 0 : q->landed_bytes - size;
 	pthread_mutex_unlock(&q->lock);
 }
+
+void quota_set_limits(struct objfs_tenant *t, uint64_t max_bytes, uint64_t max_objects)
+{
+	struct objfs_quota *q = t->quota;
+
+	if (!q)
+		return;
+	pthread_mutex_lock(&q->lock);
+	q->max_bytes = max_bytes;
+	q->max_objects = max_objects;
+	pthread_mutex_unlock(&q->lock);
+}

@@ -21,6 +21,9 @@ struct objfs_tenant;
 int quota_init(struct objfs_tenant *t);
 void quota_free(struct objfs_tenant *t);
 
+/* New limits from a reload (t->quota must exist; 0: unlimited). */
+void quota_set_limits(struct objfs_tenant *t, uint64_t max_bytes, uint64_t max_objects);
+
 /* Reserves n more bytes of growth; -EDQUOT past quota_bytes. */
 int quota_reserve(struct objfs_tenant *t, uint64_t n);
 /* Returns n reserved bytes. */

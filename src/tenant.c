@@ -11,8 +11,10 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "log.h"
 #include "tenant.h"
 
 int objfs_utf8_valid(const char *s, size_t len)
@@ -171,4 +173,40 @@ void objfs_tenants_clear(struct objfs_tenants *ts)
 	free(ts->v);
 	ts->v = NULL;
 	ts->n = 0;
+}
+
+int objfs_tenant_setup(struct objfs_tenant *t, char *msg, size_t msglen)
+{
+	const struct objfs_tenant_conf *c = t->conf;
+	struct objfs_err err;
+	int rc;
+
+	if (c->sse || c->storage_class || c->acl) {
+		struct objfs_store_defaults d = {
+			.sse = c->sse,
+			.sse_kms_key_id = c->sse_kms_key_id,
+			.sse_c_key = c->sse_customer_key ? c->sse_c_key : NULL,
+			.storage_class = c->storage_class,
+			.acl = c->acl,
+		};
+
+		rc = objfs_prov_set_defaults(t->prov, t->bucket, t->prefix, &d, &err);
+		if (rc == -ENOSYS) {
+			log_warn("tenant %s: its provider has no server-side encryption, storage"
+				 " classes or ACLs; sse, storage_class and acl have no effect",
+				 t->name);
+		} else if (rc) {
+			snprintf(msg, msglen, "%s", err.msg[0] ? err.msg : strerror(-rc));
+			return rc;
+		}
+	}
+	rc = objfs_prov_bucket_exists(t->prov, t->bucket, &err);
+	if (rc == -ENOENT) {
+		rc = objfs_prov_bucket_create(t->prov, t->bucket, &err);
+		if (rc == 0)
+			log_info("created bucket %s for tenant %s", t->bucket, t->name);
+	}
+	if (rc)
+		snprintf(msg, msglen, "bucket %s: %s", t->bucket, err.msg[0] ? err.msg : strerror(-rc));
+	return rc;
 }

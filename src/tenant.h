@@ -47,6 +47,12 @@ int objfs_tenants_init(struct objfs_tenants *ts, const struct objfs_config *cfg)
 /* Frees ts->v (not the providers) and zeroes ts; accepts NULL. */
 void objfs_tenants_clear(struct objfs_tenants *ts);
 
+/* Readies tenant t on its provider (t->prov set): applies its storage
+ * defaults (sse, storage_class, acl; a provider without them gets a
+ * warning) and checks its bucket, creating a missing one.  0, or a
+ * negative errno with "bucket B: reason" or similar in msg. */
+int objfs_tenant_setup(struct objfs_tenant *t, char *msg, size_t msglen);
+
 /* Looks a tenant up by name (exact); NULL if none. */
 struct objfs_tenant *objfs_tenant_find(struct objfs_tenants *ts, const char *name, size_t len);
 

@@ -64,6 +64,8 @@
 #define LOCAL_COPY_BUF    (256 * 1024)
 #define LOCAL_TMP_STALE_S (24 * 3600)
 #define LOCAL_DEFAULT_CT  "application/octet-stream"
+/* The listener (src/presign_server.c) reads `listen` from the configuration
+ * and has the same default: keep the two in step. */
 #define LOCAL_DEFAULT_LISTEN "127.0.0.1:9080"
 
 /*
@@ -2416,6 +2418,26 @@ out:
 	return rc;
 }
 
+/* Checks a presigned request with the secret of ROOT/.objfs/presign.key at
+ * the provider's clock (the secret never leaves this file). */
+static int local_presign_check(struct objfs_provider *p, const char *method, const char *bucket,
+			       const char *key, const char *expires, const char *signature,
+			       struct objfs_err *err)
+{
+	int rc;
+
+	if (!method || (strcmp(method, "GET") != 0 && strcmp(method, "PUT") != 0) ||
+	    !bucket || !key)
+		return objfs_err_set(err, -EACCES, "presigned request: bad method");
+	rc = objfs_local_presign_check(p->secret, sizeof(p->secret), method, bucket, key,
+				       expires, signature, p->clock ? p->clock() : time(NULL));
+	if (rc == -EKEYEXPIRED)
+		objfs_err_set(err, rc, "presigned URL expired");
+	else if (rc < 0)
+		objfs_err_set(err, -EACCES, "presigned request: bad signature or expiry");
+	return rc < 0 && rc != -EKEYEXPIRED ? -EACCES : rc;
+}
+
 static int local_bucket_exists(struct objfs_provider *p, const char *bucket,
 			       struct objfs_err *err)
 {
@@ -2521,6 +2543,7 @@ const struct objfs_provider_ops objfs_provider_local = {
 	.mpu_list_parts = local_mpu_list_parts,
 	.mpu_list_uploads = local_mpu_list_uploads,
 	.presign = local_presign,
+	.presign_check = local_presign_check,
 	.health = local_health,
 	.bucket_exists = local_bucket_exists,
 	.bucket_create = local_bucket_create,

@@ -793,6 +793,26 @@ static int mem_presign(struct objfs_provider *p, const char *bucket, const char 
 	return 0;
 }
 
+/* Checks a URL of mem_presign (the fixed test secret) at the provider's clock. */
+static int mem_presign_check(struct objfs_provider *p, const char *method, const char *bucket,
+			     const char *key, const char *expires, const char *signature,
+			     struct objfs_err *err)
+{
+	int rc;
+
+	if (!method || (strcmp(method, "GET") != 0 && strcmp(method, "PUT") != 0) ||
+	    !bucket || !key)
+		return objfs_err_set(err, -EACCES, "presigned request: bad method");
+	rc = objfs_local_presign_check((const unsigned char *)OBJFS_MEM_PRESIGN_SECRET,
+				       OBJFS_PRESIGN_SECRET_LEN, method, bucket, key, expires,
+				       signature, p->clock ? p->clock() : time(NULL));
+	if (rc == -EKEYEXPIRED)
+		objfs_err_set(err, rc, "presigned URL expired");
+	else if (rc < 0)
+		objfs_err_set(err, -EACCES, "presigned request: bad signature or expiry");
+	return rc < 0 && rc != -EKEYEXPIRED ? -EACCES : rc;
+}
+
 static int mem_bucket_exists(struct objfs_provider *p, const char *bucket,
 			     struct objfs_err *err)
 {
@@ -866,6 +886,7 @@ const struct objfs_provider_ops objfs_provider_mem = {
 	.mpu_abort = mem_mpu_abort,
 	.mpu_list_parts = mem_mpu_list_parts,
 	.presign = mem_presign,
+	.presign_check = mem_presign_check,
 	.health = mem_health,
 	.bucket_exists = mem_bucket_exists,
 	.bucket_create = mem_bucket_create,

@@ -871,6 +871,58 @@ static void test_presign(void **state)
 	free(url);
 }
 
+/* presign_check: the provider checks its own URLs with its secret and clock. */
+static void test_presign_check(void **state)
+{
+	struct fx *f = *state;
+	char expires[32] = "", sig[65] = "", bad[65], later[32], *url = NULL;
+	const char *key = "dir/a b+ü.txt";
+
+	assert_int_equal(objfs_prov_presign(f->p, B, key, "PUT", 60, &url, &f->err), 0);
+	url_params(url, expires, sig);
+	free(url);
+	memcpy(bad, sig, sizeof(bad));
+	bad[63] = bad[63] == '0' ? '1' : '0';
+	snprintf(later, sizeof(later), "%lld", (long long)test_now + 3600);
+	const struct {
+		const char *method, *bucket, *key, *expires, *sig;
+		int dt, rc;
+	} cases[] = {
+		{ "PUT", B, key, expires, sig, 0, 0 },
+		{ "PUT", B, key, expires, sig, 60, 0 },
+		{ "PUT", B, key, expires, sig, 61, -EKEYEXPIRED },
+		{ "GET", B, key, expires, sig, 0, -EACCES },        /* another method */
+		{ "DELETE", B, key, expires, sig, 0, -EACCES },     /* not signable */
+		{ "put", B, key, expires, sig, 0, -EACCES },
+		{ NULL, B, key, expires, sig, 0, -EACCES },
+		{ "PUT", "other", key, expires, sig, 0, -EACCES },
+		{ "PUT", B, "dir/a b+u.txt", expires, sig, 0, -EACCES },
+		{ "PUT", B, "dir/a b+ü.txt/", expires, sig, 0, -EACCES },
+		{ "PUT", B, key, later, sig, 0, -EACCES },          /* tampered expiry */
+		{ "PUT", B, key, "", sig, 0, -EACCES },
+		{ "PUT", B, key, NULL, sig, 0, -EACCES },
+		{ "PUT", B, key, "+1700000060", sig, 0, -EACCES },
+		{ "PUT", B, key, expires, bad, 0, -EACCES },        /* tampered signature */
+		{ "PUT", B, key, expires, "", 0, -EACCES },
+		{ "PUT", B, key, expires, NULL, 0, -EACCES },
+		{ "PUT", B, key, expires, "zz", 0, -EACCES },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		time_t saved = test_now;
+
+		test_now += cases[i].dt;
+		memset(&f->err, 0, sizeof(f->err));
+		assert_int_equal(objfs_prov_presign_check(f->p, cases[i].method, cases[i].bucket,
+							  cases[i].key, cases[i].expires,
+							  cases[i].sig, &f->err), cases[i].rc);
+		if (cases[i].rc)
+			assert_true(f->err.msg[0] != '\0');
+		/* the message never holds the expected signature */
+		assert_null(strstr(f->err.msg, sig));
+		test_now = saved;
+	}
+}
+
 /* Known-answer test of the signature (RFC 4231-style fixed inputs). */
 static void test_presign_vector(void **state)
 {
@@ -1254,6 +1306,7 @@ int main(void)
 		BOTH(test_multipart),
 		BOTH(test_buckets),
 		BOTH(test_presign),
+		BOTH(test_presign_check),
 		BOTH(test_health),
 		BOTH(test_wrappers_log),
 		BOTH(test_threads),

@@ -682,7 +682,8 @@ static void test_defaults(void **state)
 /* Good files and the value one field ends up with: a table of
  * {ini, environment, which field, expected}. */
 enum field { F_CHUNK, F_STAGING, F_MODE, F_SYNC, F_PROVIDER, F_BUCKET, F_PREFIX, F_MOUNT,
-	     F_CACHE, F_LEVEL, F_READONLY, F_NPROV, F_QUOTA };
+	     F_CACHE, F_LEVEL, F_READONLY, F_NPROV, F_QUOTA, F_TTL_DEFAULT, F_TTL_MAX,
+	     F_AUDIT_MAX };
 
 struct good_case {
 	const char *name;
@@ -704,6 +705,11 @@ static const struct good_case good_cases[] = {
 	{ "quota 15 exabytes", HDR "[tenant acme]\nquota_bytes = 16777215T\n", NULL, F_QUOTA, 16777215ULL << 40, NULL },
 	{ "quota max", HDR "[tenant acme]\nquota_bytes = 18446744073709551615\n", NULL, F_QUOTA, UINT64_MAX, NULL },
 	{ "quota zero", HDR "[tenant acme]\nquota_bytes = 0\n", NULL, F_QUOTA, 0, NULL },
+	{ "presign ttl default", HDR "[tenant acme]\n", NULL, F_TTL_DEFAULT, 900, NULL },
+	{ "presign ttl max default", HDR "[tenant acme]\n", NULL, F_TTL_MAX, 604800, NULL },
+	{ "presign ttl max 1h", HDR "presign_ttl_max = 3600\npresign_ttl_default = 60\n[tenant acme]\n",
+	  NULL, F_TTL_MAX, 3600, NULL },
+	{ "audit max 1G", HDR "audit_log_max_bytes = 1G\n[tenant acme]\n", NULL, F_AUDIT_MAX, 1ULL << 30, NULL },
 	{ "mode 600", HDR "control_socket_mode = 600\n[tenant acme]\n", NULL, F_MODE, 0600, NULL },
 	{ "mode 0", HDR "control_socket_mode = 0\n[tenant acme]\n", NULL, F_MODE, 0, NULL },
 	{ "bool TRUE", HDR "sync_upload = TRUE\n[tenant acme]\n", NULL, F_SYNC, 1, NULL },
@@ -766,6 +772,9 @@ static void test_good_values(void **state)
 		switch (c->field) {
 		case F_CHUNK: num = cfg->chunk_size; break;
 		case F_STAGING: num = cfg->staging_max_bytes; break;
+		case F_TTL_DEFAULT: num = cfg->presign_ttl_default_s; break;
+		case F_TTL_MAX: num = cfg->presign_ttl_max_s; break;
+		case F_AUDIT_MAX: num = cfg->audit_log_max_bytes; break;
 		case F_MODE: num = cfg->control_socket_mode; break;
 		case F_SYNC: num = (uint64_t)cfg->sync_upload; break;
 		case F_READONLY: num = (uint64_t)cfg->tenants[0].read_only; break;

@@ -88,10 +88,25 @@ bench: all
 bench-s3: all
 	bench/run-s3.sh $(BENCH_ARGS)
 
+# `make install [DESTDIR=...] [PREFIX=/usr/local] [SBINDIR=/sbin] [SYSTEMDDIR=...]`
+# installs objfs and objfs-ctl in $(PREFIX)/bin, the mount(8) helper in
+# $(SBINDIR) (mount(8) looks for mount.TYPE in /sbin only, whatever the
+# prefix) and the systemd units in $(SYSTEMDDIR).  The units and the helper
+# name the daemon as /usr/local/bin/objfs; that path is rewritten to
+# $(PREFIX)/bin here.  Idempotent (files are replaced whole); DESTDIR only
+# prefixes where files go, never the paths written into them.
+SBINDIR     ?= /sbin
+SYSTEMDDIR  ?= $(PREFIX)/lib/systemd/system
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSTEMDDIR) $(BUILD)/install
 	install -m 0755 $(BUILD)/objfs $(BUILD)/objfs-ctl $(DESTDIR)$(PREFIX)/bin/
-	for u in systemd/*.service; do [ -e "$$u" ] && install -m 0644 "$$u" $(DESTDIR)$(PREFIX)/lib/systemd/system/ || true; done
+	sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' tools/mount.objfs > $(BUILD)/install/mount.objfs
+	install -m 0755 $(BUILD)/install/mount.objfs $(DESTDIR)$(SBINDIR)/mount.objfs
+	set -e; for u in systemd/*.service; do \
+		n=$$(basename "$$u"); \
+		sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' "$$u" > "$(BUILD)/install/$$n"; \
+		install -m 0644 "$(BUILD)/install/$$n" "$(DESTDIR)$(SYSTEMDDIR)/$$n"; \
+	done
 
 clean:
 	rm -rf build

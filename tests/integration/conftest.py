@@ -252,7 +252,8 @@ class Objfs:
     def log_path(self):
         return self.logs[-1] if self.logs else None
 
-    def start(self, wait=True, extra_args=None):
+    def start(self, wait=True, extra_args=None, env=None):
+        """env: variables added to the daemon's environment (e.g. NOTIFY_SOCKET)."""
         assert self.proc is None, "daemon already running"
         if not os.path.exists(OBJFS_BIN):
             pytest.fail("objfs binary not found: %s (set OBJFS_BUILD)" % OBJFS_BIN)
@@ -264,15 +265,16 @@ class Objfs:
         for a in (self.extra_args if extra_args is None else extra_args):
             args.append(a)
         args += ["--config", self.config_path, self.mnt]
-        env = dict(os.environ)
-        for k in list(env):
+        denv = dict(os.environ)
+        for k in list(denv):
             if k.startswith("OBJFS_") and k != "OBJFS_BUILD":
-                del env[k]
-        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
-        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+                del denv[k]
+        denv.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        denv.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+        denv.update(env or {})
         with open(log, "wb") as errf, open(log + ".stdout", "wb") as outf:
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=outf,
-                                         stderr=errf, env=env)
+                                         stderr=errf, env=denv)
         self._arm_watchdog()
         if wait:
             self.wait_mounted()

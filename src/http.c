@@ -60,6 +60,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 
 /* Keep in step with src/main.c (which defines it for --version). */
 #ifndef OBJFS_VERSION
@@ -87,6 +88,7 @@ struct objfs_http {
 	/* Immutable after objfs_http_new (defaults applied). */
 	struct objfs_http_conf conf;
 	char *user_agent;                /* owned; conf.user_agent points here */
+	char *label;                     /* owned or NULL; conf.label points here */
 
 	pthread_mutex_t lock;
 	pthread_cond_t slot_cv;          /* signalled when inflight drops */
@@ -260,6 +262,9 @@ struct objfs_http *objfs_http_new(const struct objfs_http_conf *conf)
 	if (!h->user_agent)
 		goto fail;
 	h->conf.user_agent = h->user_agent;
+	if (h->conf.label && !(h->label = strdup(h->conf.label)))
+		goto fail;
+	h->conf.label = h->label;
 	h->pool = calloc(h->conf.max_inflight, sizeof(*h->pool));
 	if (!h->pool)
 		goto fail;
@@ -289,6 +294,7 @@ fail:
 			pthread_mutex_destroy(&h->lock);
 		free(h->pool);
 		free(h->user_agent);
+		free(h->label);
 		free(h);
 	}
 	return NULL;
@@ -304,6 +310,7 @@ void objfs_http_free(struct objfs_http *h)
 	pthread_mutex_destroy(&h->lock);
 	free(h->pool);
 	free(h->user_agent);
+	free(h->label);
 	free(h);
 }
 
@@ -851,6 +858,8 @@ int objfs_http_do(struct objfs_http *h, const struct objfs_http_req *req,
 		stat_add(&h->n_attempts, 1);
 		resp->err[0] = '\0';
 		rc = http_attempt(h, c, req, resp, where, &retry, what, sizeof(what));
+		/* status 0: no response (also set on -EMSGSIZE: the one that came) */
+		objfs_metrics_http_response(h->label, resp->status);
 		if (rc == 0) {
 			const void *b = resp->body;
 			size_t blen = resp->body_len;
@@ -875,6 +884,7 @@ int objfs_http_do(struct objfs_http *h, const struct objfs_http_req *req,
 		log_debug("http: %s %s: %s (attempt %u of %u), retrying in %ld ms",
 			  req->method, where, what, resp->attempts, max_attempts, delay_ms);
 		stat_add(&h->n_retries, 1);
+		objfs_metrics_http_retry(h->label);
 		http_sleep_ms((unsigned)delay_ms);
 	}
 	if (rc == 0 && retry)

@@ -39,6 +39,9 @@ struct objfs_http_conf {
 	unsigned backoff_base_ms;        /* first backoff bound; 0: 100 */
 	unsigned backoff_max_ms;         /* cap of a single backoff; 0: 5000 */
 	const char *user_agent;          /* NULL: "objfs/VERSION" */
+	/* Provider name for the metrics (objfs_http_requests_total and
+	 * objfs_http_retries_total); copied.  NULL: not counted there. */
+	const char *label;
 };
 
 /* Result of a retry check: what to do with a response. */

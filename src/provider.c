@@ -7,16 +7,20 @@
  *     prov NAME OP bucket=B key=K rc=RC
  * (integration tests count provider requests from these lines).  A missing
  * bucket or key is logged as "-"; control bytes in keys are written as %XX so
- * the line stays one line.
+ * the line stays one line.  Each call is also timed and counted in the
+ * metrics (objfs_metrics_prov_op: a few atomic adds, nothing when metrics
+ * are off), with the object bytes that puts, parts and gets moved.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "objfs/provider.h"
 #include "log.h"
+#include "metrics.h"
 
 static const struct objfs_provider_ops *const prov_table[] = {
 	&objfs_provider_local,
@@ -125,9 +129,22 @@ static void prov_log(const struct objfs_prov *p, const char *op, const char *buc
 		  prov_log_str(bucket, b, sizeof(b)), prov_log_str(key, k, sizeof(k)), rc);
 }
 
-/* The body of every wrapper: clear err, -ENOSYS for a missing op, one log line. */
-#define PROV_CALL(opname, bucket, key, ...)                                     \
+static int64_t prov_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/*
+ * The body of every wrapper: clear err, -ENOSYS for a missing op, one log
+ * line, one metrics record.  mkey is the key that names the tenant for the
+ * metrics; UP and DOWN (evaluated only on success) the object bytes moved.
+ */
+#define PROV_CALL_X(opname, OPID, bucket, key, mkey, UP, DOWN, ...)             \
 	do {                                                                    \
+		int64_t t0_ = prov_now_ns();                                    \
 		int rc_;                                                        \
 		prov_err_clear(err);                                            \
 		if (!p->ops->opname)                                            \
@@ -136,61 +153,74 @@ static void prov_log(const struct objfs_prov *p, const char *op, const char *buc
 		else                                                            \
 			rc_ = p->ops->opname(p->impl, __VA_ARGS__);             \
 		prov_log(p, #opname, bucket, key, rc_);                         \
+		objfs_metrics_prov_op(p, OPID, bucket, mkey, rc_,               \
+				      prov_now_ns() - t0_,                      \
+				      rc_ == 0 ? (uint64_t)(UP) : 0,            \
+				      rc_ == 0 ? (uint64_t)(DOWN) : 0);         \
 		return rc_;                                                     \
 	} while (0)
+#define PROV_CALL(opname, OPID, bucket, key, ...) \
+	PROV_CALL_X(opname, OPID, bucket, key, key, 0, 0, __VA_ARGS__)
 
 int objfs_prov_head(struct objfs_prov *p, const char *bucket, const char *key,
 		    struct objfs_objinfo *out, struct objfs_err *err)
 {
-	PROV_CALL(head, bucket, key, bucket, key, out, err);
+	PROV_CALL(head, OBJFS_PROVOP_HEAD, bucket, key, bucket, key, out, err);
 }
 
 int objfs_prov_get(struct objfs_prov *p, const char *bucket, const char *key,
 		   uint64_t off, uint64_t len, const char *if_match, void *buf,
 		   uint64_t *got, struct objfs_err *err)
 {
-	PROV_CALL(get, bucket, key, bucket, key, off, len, if_match, buf, got, err);
+	PROV_CALL_X(get, OBJFS_PROVOP_GET, bucket, key, key, 0, got ? *got : 0,
+		    bucket, key, off, len, if_match, buf, got, err);
 }
 
 int objfs_prov_put(struct objfs_prov *p, const char *bucket, const char *key,
 		   const struct objfs_source *src, const struct objfs_putopts *opts,
 		   char *etag_out, struct objfs_err *err)
 {
-	PROV_CALL(put, bucket, key, bucket, key, src, opts, etag_out, err);
+	PROV_CALL_X(put, OBJFS_PROVOP_PUT, bucket, key, key, src ? src->size : 0, 0,
+		    bucket, key, src, opts, etag_out, err);
 }
 
 int objfs_prov_list(struct objfs_prov *p, const char *bucket, const char *prefix,
 		    const char *delimiter, const char *token, unsigned max_keys,
 		    struct objfs_listing *out, struct objfs_err *err)
 {
-	PROV_CALL(list, bucket, prefix, bucket, prefix, delimiter, token, max_keys, out, err);
+	PROV_CALL(list, OBJFS_PROVOP_LIST, bucket, prefix, bucket, prefix, delimiter, token,
+		  max_keys, out, err);
 }
 
 int objfs_prov_del(struct objfs_prov *p, const char *bucket, const char *key,
 		   struct objfs_err *err)
 {
-	PROV_CALL(del, bucket, key, bucket, key, err);
+	PROV_CALL(del, OBJFS_PROVOP_DEL, bucket, key, bucket, key, err);
 }
 
 int objfs_prov_del_batch(struct objfs_prov *p, const char *bucket,
 			 const char *const *keys, size_t nkeys, int *results,
 			 struct objfs_err *err)
 {
-	PROV_CALL(del_batch, bucket, NULL, bucket, keys, nkeys, results, err);
+	/* the batch is one tenant's: its first key names it */
+	PROV_CALL_X(del_batch, OBJFS_PROVOP_DEL_BATCH, bucket, NULL, keys && nkeys ? keys[0] : NULL,
+		    0, 0, bucket, keys, nkeys, results, err);
 }
 
 int objfs_prov_copy(struct objfs_prov *p, const char *bucket, const char *src_key,
 		    const char *dst_key, const struct objfs_putopts *opts,
 		    char *etag_out, struct objfs_err *err)
 {
-	PROV_CALL(copy, bucket, dst_key, bucket, src_key, dst_key, opts, etag_out, err);
+	PROV_CALL(copy, OBJFS_PROVOP_COPY, bucket, dst_key, bucket, src_key, dst_key, opts,
+		  etag_out, err);
 }
 
 int objfs_prov_mpu_create(struct objfs_prov *p, const char *bucket, const char *key,
 			  const struct objfs_putopts *opts, char **upload_id,
 			  struct objfs_err *err)
 {
-	PROV_CALL(mpu_create, bucket, key, bucket, key, opts, upload_id, err);
+	PROV_CALL(mpu_create, OBJFS_PROVOP_MPU_CREATE, bucket, key, bucket, key, opts, upload_id,
+		  err);
 }
 
 int objfs_prov_mpu_upload_part(struct objfs_prov *p, const char *bucket,
@@ -198,8 +228,8 @@ int objfs_prov_mpu_upload_part(struct objfs_prov *p, const char *bucket,
 			       const struct objfs_source *src, char *etag_out,
 			       struct objfs_err *err)
 {
-	PROV_CALL(mpu_upload_part, bucket, key, bucket, key, upload_id, part_number, src,
-		  etag_out, err);
+	PROV_CALL_X(mpu_upload_part, OBJFS_PROVOP_MPU_UPLOAD_PART, bucket, key, key,
+		    src ? src->size : 0, 0, bucket, key, upload_id, part_number, src, etag_out, err);
 }
 
 int objfs_prov_mpu_upload_part_copy(struct objfs_prov *p, const char *bucket,
@@ -208,22 +238,22 @@ int objfs_prov_mpu_upload_part_copy(struct objfs_prov *p, const char *bucket,
 				    const char *src_if_match, uint64_t off, uint64_t len,
 				    char *etag_out, struct objfs_err *err)
 {
-	PROV_CALL(mpu_upload_part_copy, bucket, key, bucket, key, upload_id, part_number,
-		  src_key, src_if_match, off, len, etag_out, err);
+	PROV_CALL(mpu_upload_part_copy, OBJFS_PROVOP_MPU_UPLOAD_PART_COPY, bucket, key, bucket, key,
+		  upload_id, part_number, src_key, src_if_match, off, len, etag_out, err);
 }
 
 int objfs_prov_mpu_complete(struct objfs_prov *p, const char *bucket, const char *key,
 			    const char *upload_id, const struct objfs_part *parts,
 			    size_t nparts, char *etag_out, struct objfs_err *err)
 {
-	PROV_CALL(mpu_complete, bucket, key, bucket, key, upload_id, parts, nparts,
-		  etag_out, err);
+	PROV_CALL(mpu_complete, OBJFS_PROVOP_MPU_COMPLETE, bucket, key, bucket, key, upload_id,
+		  parts, nparts, etag_out, err);
 }
 
 int objfs_prov_mpu_abort(struct objfs_prov *p, const char *bucket, const char *key,
 			 const char *upload_id, struct objfs_err *err)
 {
-	PROV_CALL(mpu_abort, bucket, key, bucket, key, upload_id, err);
+	PROV_CALL(mpu_abort, OBJFS_PROVOP_MPU_ABORT, bucket, key, bucket, key, upload_id, err);
 }
 
 int objfs_prov_mpu_list_parts(struct objfs_prov *p, const char *bucket,
@@ -231,7 +261,8 @@ int objfs_prov_mpu_list_parts(struct objfs_prov *p, const char *bucket,
 			      struct objfs_part **parts, size_t *nparts,
 			      struct objfs_err *err)
 {
-	PROV_CALL(mpu_list_parts, bucket, key, bucket, key, upload_id, parts, nparts, err);
+	PROV_CALL(mpu_list_parts, OBJFS_PROVOP_MPU_LIST_PARTS, bucket, key, bucket, key, upload_id,
+		  parts, nparts, err);
 }
 
 int objfs_prov_mpu_list_uploads(struct objfs_prov *p, const char *bucket,
@@ -240,13 +271,14 @@ int objfs_prov_mpu_list_uploads(struct objfs_prov *p, const char *bucket,
 {
 	*out = NULL;
 	*n = 0;
-	PROV_CALL(mpu_list_uploads, bucket, prefix, bucket, prefix, out, n, err);
+	PROV_CALL(mpu_list_uploads, OBJFS_PROVOP_MPU_LIST_UPLOADS, bucket, prefix, bucket, prefix,
+		  out, n, err);
 }
 
 int objfs_prov_set_defaults(struct objfs_prov *p, const char *bucket, const char *prefix,
 			    const struct objfs_store_defaults *d, struct objfs_err *err)
 {
-	PROV_CALL(set_defaults, bucket, prefix, bucket, prefix, d, err);
+	PROV_CALL(set_defaults, OBJFS_PROVOP_SET_DEFAULTS, bucket, prefix, bucket, prefix, d, err);
 }
 
 void objfs_mpu_info_free(struct objfs_mpu_info *v, size_t n)
@@ -262,32 +294,34 @@ int objfs_prov_presign(struct objfs_prov *p, const char *bucket, const char *key
 		       const char *method, unsigned ttl_s, char **url,
 		       struct objfs_err *err)
 {
-	PROV_CALL(presign, bucket, key, bucket, key, method, ttl_s, url, err);
+	PROV_CALL(presign, OBJFS_PROVOP_PRESIGN, bucket, key, bucket, key, method, ttl_s, url,
+		  err);
 }
 
 int objfs_prov_presign_check(struct objfs_prov *p, const char *method, const char *bucket,
 			     const char *key, const char *expires, const char *signature,
 			     struct objfs_err *err)
 {
-	PROV_CALL(presign_check, bucket, key, method, bucket, key, expires, signature, err);
+	PROV_CALL(presign_check, OBJFS_PROVOP_PRESIGN_CHECK, bucket, key, method, bucket, key,
+		  expires, signature, err);
 }
 
 int objfs_prov_health(struct objfs_prov *p, const char *bucket,
 		      struct objfs_health *out, struct objfs_err *err)
 {
-	PROV_CALL(health, bucket, NULL, bucket, out, err);
+	PROV_CALL(health, OBJFS_PROVOP_HEALTH, bucket, NULL, bucket, out, err);
 }
 
 int objfs_prov_bucket_exists(struct objfs_prov *p, const char *bucket,
 			     struct objfs_err *err)
 {
-	PROV_CALL(bucket_exists, bucket, NULL, bucket, err);
+	PROV_CALL(bucket_exists, OBJFS_PROVOP_BUCKET_EXISTS, bucket, NULL, bucket, err);
 }
 
 int objfs_prov_bucket_create(struct objfs_prov *p, const char *bucket,
 			     struct objfs_err *err)
 {
-	PROV_CALL(bucket_create, bucket, NULL, bucket, err);
+	PROV_CALL(bucket_create, OBJFS_PROVOP_BUCKET_CREATE, bucket, NULL, bucket, err);
 }
 
 /* ---- object info and listings ---- */

@@ -578,6 +578,7 @@ static int s3_open(const struct objfs_provider_conf *conf, struct objfs_provider
 						      p->cred.session_token },
 			 p->region, "s3", 1);
 	memset(&hc, 0, sizeof(hc));
+	hc.label = conf->name ? conf->name : "s3";   /* the metrics' provider label */
 	p->http = objfs_http_new(&hc);
 	if (!p->http) {
 		rc = objfs_err_set(err, -ENOMEM, "provider %s: cannot create the HTTP client",

@@ -932,6 +932,7 @@ void objfs_readcache_stats(struct objfs_readcache *rc, struct objfs_readcache_st
 	pthread_mutex_lock(&rc->lock);
 	*out = rc->st;
 	pthread_mutex_unlock(&rc->lock);
+	out->max_bytes = rc->max_bytes;
 }
 
 /* Removes our block files (and temporaries) left in the directory. */

@@ -46,6 +46,7 @@ void objfs_readcache_invalidate(struct objfs_readcache *rc, const char *bucket,
 
 struct objfs_readcache_stats {
 	uint64_t hits, misses, bytes_cached, evictions, readahead_blocks;
+	uint64_t max_bytes;              /* the bound given to objfs_readcache_new */
 };
 void objfs_readcache_stats(struct objfs_readcache *rc, struct objfs_readcache_stats *out);
 

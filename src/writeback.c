@@ -20,6 +20,7 @@
 
 #include "file.h"
 #include "log.h"
+#include "metrics.h"
 #include "objmeta.h"
 #include "staging.h"
 #include "writeback.h"
@@ -592,6 +593,7 @@ static void drop_entry(struct objfs_writeback *wb, struct wb_entry *e)
 		objfs_prov_mpu_abort(t->prov, t->bucket, key, e->u.upload_id, &err);
 	meta_journal_done(wb->ctx->meta, e->u.seq, NULL, NULL);
 	file_landed(e->f, e->u.seq, e->u.base_etag, NULL, 0);
+	objfs_metrics_wb_upload(t, OBJFS_WB_SUPERSEDED, 0);
 }
 
 /* Later queued entries of e's file that named e's base now name what e
@@ -732,6 +734,7 @@ static void *worker(void *arg)
 		char etag[OBJFS_ETAG_MAX] = "";
 		struct wb_entry *e;
 		int64_t wait_ms;
+		struct timespec t0, t1;
 		int superseded, rc;
 
 		e = pick(wb, &wait_ms);
@@ -758,6 +761,7 @@ static void *worker(void *arg)
 			drop_entry(wb, e);
 			rc = 0;
 		} else {
+			clock_gettime(CLOCK_MONOTONIC, &t0);
 			rc = upload_entry(wb, e, etag);
 			if (rc == 0) {
 				struct meta_entry landed;
@@ -777,6 +781,10 @@ static void *worker(void *arg)
 				}
 				pthread_mutex_unlock(&e->f->commit_lock);
 			}
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			objfs_metrics_wb_upload(e->f->tenant, rc == 0 ? OBJFS_WB_LANDED : OBJFS_WB_FAILED,
+						(int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000LL +
+						(t1.tv_nsec - t0.tv_nsec));
 		}
 
 		pthread_mutex_lock(&wb->lock);

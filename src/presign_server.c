@@ -855,9 +855,11 @@ static enum MHD_Result ps_handle(void *cls, struct MHD_Connection *c, const char
 	if (rc == -ENAMETOOLONG)
 		return ps_reply(c, MHD_HTTP_BAD_REQUEST, NULL, NULL, "key longer than %d bytes",
 				OBJFS_KEY_MAX);
-	if (rc < 0)
+	if (rc < 0) {
+		log_debug("presign %s: refused a malformed path (%s)", method, strerror(-rc));
 		return ps_reply(c, MHD_HTTP_BAD_REQUEST, NULL, NULL, "malformed path: %s",
 				rc == -EILSEQ ? "invalid UTF-8" : "bad percent-encoding or NUL");
+	}
 	slash = strchr(path, '/');
 	if (!slash || slash == path || !slash[1])
 		return ps_reply(c, MHD_HTTP_BAD_REQUEST, NULL, NULL, "expected /BUCKET/KEY");
@@ -867,27 +869,28 @@ static enum MHD_Result ps_handle(void *cls, struct MHD_Connection *c, const char
 	if (strlen(key) > OBJFS_KEY_MAX)
 		return ps_reply(c, MHD_HTTP_BAD_REQUEST, NULL, NULL, "key longer than %d bytes",
 				OBJFS_KEY_MAX);
-	ps_logstr(key, logkey, sizeof(logkey));
+	snprintf(tpath, sizeof(tpath), "%.100s/%.1024s", bucket, key);
+	ps_logstr(tpath, logkey, sizeof(logkey));
 
 	/* 2. the signed method, expiry and signature, each exactly once */
 	memset(&a, 0, sizeof(a));
 	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, ps_arg_iter, &a);
 	for (int i = 0; i < 3; i++)
 		if (a.count[i] != 1 || !a.v[i] || ps_pct_decode(a.v[i], vals[i], PS_ARG_MAX) < 0) {
-			log_debug("presign %s %s/%s: refused: %s missing, repeated or malformed",
-				  method, bucket, logkey, ps_arg_names[i]);
+			log_debug("presign %s %s: refused: %s missing, repeated or malformed",
+				  method, logkey, ps_arg_names[i]);
 			return ps_reply(c, MHD_HTTP_FORBIDDEN, NULL, NULL,
 					"%s missing, repeated or malformed", ps_arg_names[i]);
 		}
 	if (!(is_get && !strcmp(smethod, "GET")) && !(is_put && !strcmp(smethod, "PUT"))) {
-		log_debug("presign %s %s/%s: refused: URL signed for another method", method,
-			  bucket, logkey);
+		log_debug("presign %s %s: refused: URL signed for another method", method,
+			  logkey);
 		return ps_reply(c, MHD_HTTP_FORBIDDEN, NULL, NULL,
 				"this URL is not signed for %s", method);
 	}
 	rc = objfs_prov_presign_check(l->prov, smethod, bucket, key, expires, sig, &err);
 	if (rc < 0) {
-		log_debug("presign %s %s/%s: refused: %s", method, bucket, logkey,
+		log_debug("presign %s %s: refused: %s", method, logkey,
 			  rc == -EKEYEXPIRED ? "expired" : "bad signature");
 		return ps_reply(c, MHD_HTTP_FORBIDDEN, NULL, NULL, "%s",
 				rc == -EKEYEXPIRED ? "the URL has expired" :
@@ -897,8 +900,7 @@ static enum MHD_Result ps_handle(void *cls, struct MHD_Connection *c, const char
 	/* 3. the tenant, and the mount's isolation rules on its relative path */
 	t = ps_tenant(l, bucket, key);
 	if (!t) {
-		log_info("presign %s %s/%s: signed, but outside every tenant", method, bucket,
-			 logkey);
+		log_info("presign %s %s: signed, but outside every tenant", method, logkey);
 		return ps_reply(c, MHD_HTTP_FORBIDDEN, NULL, NULL, "key outside every tenant");
 	}
 	rel = key + strlen(t->prefix ? t->prefix : "");
@@ -911,8 +913,8 @@ static enum MHD_Result ps_handle(void *cls, struct MHD_Connection *c, const char
 	if (rc == 0 && rel[0] && pp->tenant != t)
 		rc = -EACCES;
 	if (rc < 0) {
-		log_info("presign %s %s/%s: refused by the tenant's path rules: %s", method,
-			 bucket, logkey, strerror(-rc));
+		log_info("presign %s %s: refused by the tenant's path rules: %s", method,
+			 logkey, strerror(-rc));
 		ret = ps_reply(c, rc == -ENAMETOOLONG || rc == -EILSEQ ? MHD_HTTP_BAD_REQUEST :
 			       MHD_HTTP_FORBIDDEN, NULL, NULL, "key not allowed: %s",
 			       strerror(-rc));
@@ -1039,13 +1041,13 @@ static int ps_listen(struct ps_listener *l, char *err, size_t errlen)
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
 		MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
 	l->mhd = MHD_start_daemon(flags, port, NULL, NULL, ps_handle, l,
+				  MHD_OPTION_EXTERNAL_LOGGER, ps_mhd_log, l,   /* first, so it gets all */
 				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)PS_CONN_LIMIT,
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)PS_TIMEOUT_S,
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)PS_MEM_LIMIT,
 				  MHD_OPTION_NOTIFY_COMPLETED, ps_completed, l,
 				  MHD_OPTION_UNESCAPE_CALLBACK, ps_unescape, NULL,
-				  MHD_OPTION_EXTERNAL_LOGGER, ps_mhd_log, l,
 				  MHD_OPTION_END);
 	if (!l->mhd) {
 		snprintf(err, errlen, "provider %s: cannot listen on %s for presigned URLs"

@@ -216,3 +216,278 @@ def test_get_head_range(objfs_factory, tmp_path):
     assert curl(presign(o, "acme/dir")).status == 404
     assert curl(sign(o, "GET", "acme-uploads", "dir/")).status in (403, 404)
     o.stop()
+
+
+# -- PUT -----------------------------------------------------------------------
+
+def test_put_roundtrip(objfs_factory, tmp_path):
+    audit = str(tmp_path / "audit.log")
+    o = objfs_factory({"objfs": {"audit_log": audit}}).start()
+    tmp = str(tmp_path)
+
+    data = os.urandom(MiB + 123)
+    a = put_bytes(presign(o, "acme/up/new.bin", method="PUT"), data, tmp)
+    assert a.status == 200, a
+    assert a.h("etag") and a.h("etag").startswith('"')
+    assert read_file(o.p("acme", "up", "new.bin")) == data
+    o.wait_landed("acme", "up/new.bin", data)
+    # and back out through a GET URL
+    assert curl(presign(o, "acme/up/new.bin")).body == data
+
+    # 0 bytes; 20 MiB; new directories on the way
+    a = put_bytes(presign(o, "acme/up/empty", method="PUT"), b"", tmp)
+    assert a.status == 200, a
+    assert os.path.getsize(o.p("acme", "up", "empty")) == 0
+    o.wait_landed("acme", "up/empty", b"")
+    big = os.urandom(20 * MiB)
+    a = put_bytes(presign(o, "acme/deep/er/big.bin", method="PUT"), big, tmp)
+    assert a.status == 200, a
+    assert sha256(read_file(o.p("acme", "deep", "er", "big.bin"))) == sha256(big)
+    o.wait_landed("acme", "deep/er/big.bin", big, timeout=60)
+
+    # overwriting with something shorter leaves exactly the new bytes
+    a = put_bytes(presign(o, "acme/up/new.bin", method="PUT"), b"short", tmp)
+    assert a.status == 200, a
+    assert read_file(o.p("acme", "up", "new.bin")) == b"short"
+    o.wait_landed("acme", "up/new.bin", b"short")
+
+    # chunked body (no Content-Length); a prefixed tenant
+    path = os.path.join(tmp, "chunked")
+    write_file(path, b"c" * 70000)
+    a = curl(presign(o, "globex/ch.bin", method="PUT"), upload=path,
+             headers=["Transfer-Encoding: chunked"])
+    assert a.status == 200, a
+    assert read_file(o.p("globex", "ch.bin")) == b"c" * 70000
+    o.wait_landed("globex", "ch.bin", b"c" * 70000)
+    assert o.store.exists("shared-bucket", "tenants/globex/ch.bin")
+
+    # a directory is in the way: 409, nothing changes
+    os.makedirs(o.p("acme", "adir"))
+    assert put_bytes(presign(o, "acme/adir", method="PUT"), b"x", tmp).status == 409
+    assert os.path.isdir(o.p("acme", "adir"))
+    assert tmp_entries(o) == []
+
+    recs = [r for r in audit_lines(audit) if r.get("op") == "presign-put"]
+    ok = [(r["tenant"], r["path"]) for r in recs if r["result"] == "ok"]
+    for want in (("acme", "up/new.bin"), ("acme", "up/empty"), ("acme", "deep/er/big.bin"),
+                 ("globex", "ch.bin")):
+        assert want in ok, recs
+    assert all(r.get("detail") == "remote=127.0.0.1" for r in recs), recs
+    assert any(r["path"] == "adir" and r["result"] == "EISDIR" for r in recs), recs
+    o.stop()
+
+
+def test_put_limits(objfs_factory, tmp_path):
+    """max_object_size (413) and quota (507): refused before the old object changes."""
+    o = objfs_factory({"tenant acme": {"max_object_size": "1M"},
+                       "tenant globex": {"quota_bytes": "1M"}}).start()
+    tmp = str(tmp_path)
+    write_file(o.p("acme", "keep"), b"old acme")
+    write_file(o.p("globex", "keep"), b"old globex")
+    o.wait_landed("acme", "keep", b"old acme")
+    o.wait_landed("globex", "keep", b"old globex")
+    two = os.urandom(2 * MiB)
+
+    # with Content-Length: refused before the body
+    a = put_bytes(presign(o, "acme/keep", method="PUT"), two, tmp)
+    assert a.status == 413, a
+    # chunked: refused when the body passes the limit
+    path = os.path.join(tmp, "two")
+    write_file(path, two)
+    a = curl(presign(o, "acme/keep", method="PUT"), upload=path,
+             headers=["Transfer-Encoding: chunked"])
+    assert a.status == 413, a
+    assert read_file(o.p("acme", "keep")) == b"old acme"
+    # exactly the limit is fine
+    one = os.urandom(MiB)
+    assert put_bytes(presign(o, "acme/one", method="PUT"), one, tmp).status == 200
+    o.wait_landed("acme", "one", one)
+
+    # quota: 507, the existing object keeps its bytes, a new one does not appear
+    a = put_bytes(presign(o, "globex/keep", method="PUT"), two, tmp)
+    assert a.status == 507, a
+    assert read_file(o.p("globex", "keep")) == b"old globex"
+    a = put_bytes(presign(o, "globex/new", method="PUT"), two, tmp)
+    assert a.status == 507, a
+    assert not os.path.exists(o.p("globex", "new"))
+    o.wait_log_quiet()
+    assert not o.store.exists("shared-bucket", "tenants/globex/new")
+    assert o.stored("globex", "keep").read() == b"old globex"
+    assert tmp_entries(o) == []
+    o.stop()
+
+
+def test_put_cut_off(objfs_factory, tmp_path):
+    """A client that goes away mid-body leaves no object and no file."""
+    audit = str(tmp_path / "audit.log")
+    o = objfs_factory({"objfs": {"audit_log": audit}}).start()
+    write_file(o.p("acme", "old"), b"old content")
+    o.wait_landed("acme", "old", b"old content")
+    host, port = o.config["provider local"]["listen"].rsplit(":", 1)
+
+    for rel in ("cut", "old"):
+        u = urllib.parse.urlsplit(presign(o, "acme/" + rel, method="PUT"))
+        with socket.create_connection((host, int(port)), timeout=10) as s:
+            s.sendall(("PUT %s?%s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n"
+                       % (u.path, u.query, u.netloc, 4 * MiB)).encode())
+            s.sendall(os.urandom(300000))
+            time.sleep(0.3)
+        # the server sees the close and drops the request
+        wait_until(lambda: any(r.get("path") == rel and r.get("result") == "ECONNABORTED"
+                               for r in audit_lines(audit)), 10,
+                   what="the aborted PUT of %s in the audit log" % rel)
+    assert not os.path.exists(o.p("acme", "cut"))
+    assert read_file(o.p("acme", "old")) == b"old content"
+    assert tmp_entries(o) == []
+    o.wait_log_quiet()
+    assert not o.store.exists("acme-uploads", "cut")
+    assert o.stored("acme", "old").read() == b"old content"
+    # the listener still answers
+    assert curl(presign(o, "acme/old")).body == b"old content"
+    o.stop()
+
+
+# -- refusals -------------------------------------------------------------------
+
+def test_refusals(objfs_factory, tmp_path):
+    o = objfs_factory().start()
+    tmp = str(tmp_path)
+    write_file(o.p("acme", "f.txt"), b"acme data")
+    write_file(o.p("initech", "secret.txt"), b"initech secret")
+    write_file(o.p("globex", "g.txt"), b"globex data")
+    get = presign(o, "acme/f.txt")
+    put = presign(o, "acme/f.txt", method="PUT")
+    assert curl(get).body == b"acme data"
+
+    def refused(a, status=403, what=""):
+        assert a.status == status, (what, a)
+        assert b"acme data" not in a.body and b"initech secret" not in a.body, (what, a)
+
+    flip = lambda v: v[:-1] + ("0" if v[-1] != "0" else "1")   # noqa: E731
+    refused(curl(tamper(get, "X-Objfs-Signature", flip)), what="signature")
+    refused(curl(tamper(get, "X-Objfs-Signature", lambda v: v[:40])), what="short signature")
+    refused(curl(tamper(get, "X-Objfs-Expires", lambda v: str(int(v) + 1))), what="expiry")
+    refused(curl(tamper(get, "X-Objfs-Method", lambda v: "PUT")), what="method param")
+    refused(curl(with_path(get, "/acme-uploads/f.txx")), what="key")
+    refused(curl(with_path(get, "/shared-bucket/f.txt")), what="bucket")
+    refused(curl(get.split("?")[0]), what="no parameters")
+    refused(curl(get + "&X-Objfs-Method=PUT"), what="repeated parameter")
+    # another method than the signed one
+    refused(put_bytes(get, b"evil", tmp), what="PUT with a GET URL")
+    refused(curl(put), what="GET with a PUT URL")
+    refused(curl(put, head=True), what="HEAD with a PUT URL")
+    refused(curl(get, method="DELETE"), what="DELETE")
+    refused(curl(get, method="POST"), what="POST")
+    assert read_file(o.p("acme", "f.txt")) == b"acme data"
+
+    # expired
+    short = presign(o, "acme/f.txt", ttl=1)
+    time.sleep(2.1)
+    a = curl(short)
+    refused(a, what="expired")
+    assert b"expired" in a.body
+
+    # walking out of a tenant by editing a URL: the signature no longer matches
+    g = presign(o, "globex/g.txt")
+    for p in ("/shared-bucket/tenants/globex/../initech/secret.txt",
+              "/shared-bucket/tenants/globex/%2e%2e/initech/secret.txt",
+              "/shared-bucket/tenants/globex/%2E%2E%2Finitech%2Fsecret.txt",
+              "/shared-bucket/tenants/initech/secret.txt"):
+        refused(curl(with_path(g, p)), what=p)
+    # ... and signed walk-outs are refused by the tenant's path rules
+    for p in ("globex/../initech/secret.txt", "globex/./../initech/secret.txt",
+              "globex//x"):
+        refused(curl(presign(o, p)), what="signed " + p)
+    # decoded once: a literal "%2e%2e" segment is a name, not a way out
+    u = presign(o, "globex/%2e%2e/initech/secret.txt")
+    assert "%252e%252e" in u
+    refused(curl(u), 404, "literal %2e%2e")
+    # signed, but outside every tenant, or in a bucket no tenant uses
+    refused(curl(sign(o, "GET", "shared-bucket", "tenants/other/x")), what="outside")
+    refused(curl(sign(o, "GET", "shared-bucket", "tenants/initechx/secret.txt")),
+            what="prefix lookalike")
+    refused(curl(sign(o, "GET", "nosuch-bucket", "f.txt")), what="bucket")
+    refused(put_bytes(sign(o, "PUT", "shared-bucket", "loose.txt"), b"x", tmp), what="PUT")
+    assert not o.store.exists("shared-bucket", "loose.txt")
+
+    # malformed keys: NUL, invalid UTF-8, bad escapes, over-long
+    refused(curl(sign(o, "GET", "acme-uploads", "f.txt%00x", quote_key=False)), 400, "NUL")
+    refused(curl(sign(o, "GET", "acme-uploads", b"f\xff.txt")), 400, "UTF-8")
+    refused(curl(sign(o, "GET", "acme-uploads", "f%zz", quote_key=False)), 400, "escape")
+    refused(curl(sign(o, "GET", "acme-uploads", "a/" * 520 + "x")), 400, "long")
+
+    # a symlink in a tenant never leads out of it
+    os.symlink("/etc/hostname", o.p("acme", "link"))
+    os.symlink("/etc", o.p("acme", "etcdir"))
+    os.symlink("f.txt", o.p("acme", "inlink"))
+    for p in ("acme/link", "acme/etcdir/hostname", "acme/inlink"):
+        refused(curl(presign(o, p)), 404, p)
+    refused(put_bytes(presign(o, "acme/etcdir/objfs-presign-test", method="PUT"), b"x", tmp),
+            409, "PUT through a symlinked directory")
+    assert not os.path.exists("/etc/objfs-presign-test")
+    assert curl(get).body == b"acme data"
+    o.stop()
+
+
+def test_read_only_tenant(objfs_factory, tmp_path):
+    o = objfs_factory().start()
+    write_file(o.p("initech", "r.txt"), b"read me")
+    o.wait_landed("initech", "r.txt", b"read me")
+    o.stop()
+    o.set("tenant initech", "read_only", "true")
+    o.start()
+    get = presign(o, "initech/r.txt")
+    assert curl(get).body == b"read me"
+    # objfs-ctl will not sign a PUT here; a URL signed anyway is refused
+    bucket, prefix = o.location("initech")
+    a = put_bytes(sign(o, "PUT", bucket, prefix + "r.txt"), b"changed", str(tmp_path))
+    assert a.status == 403, a
+    assert b"read-only" in a.body
+    a = put_bytes(sign(o, "PUT", bucket, prefix + "new.txt"), b"new", str(tmp_path))
+    assert a.status == 403, a
+    assert read_file(o.p("initech", "r.txt")) == b"read me"
+    assert not os.path.exists(o.p("initech", "new.txt"))
+    assert curl(get).body == b"read me"
+    o.stop()
+
+
+# -- start-up ------------------------------------------------------------------
+
+def test_listen_address_in_use(objfs_factory):
+    o = objfs_factory()
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        addr = "127.0.0.1:%d" % s.getsockname()[1]
+        o.set("provider local", "listen", addr)
+        with pytest.raises(DaemonFailure):
+            o.start()
+    text = o.log_text()
+    lines = [l for l in text.splitlines() if "cannot listen on " + addr in l]
+    assert lines, text
+    assert "Address already in use" in lines[0]
+    assert "provider local" in lines[0]
+    # the address free again: the daemon starts and serves there
+    o.set("provider local", "listen", "127.0.0.1:%d" % free_port())
+    o.start()
+    write_file(o.p("acme", "x"), b"x")
+    assert curl(presign(o, "acme/x")).body == b"x"
+    o.stop()
+
+
+def test_ipv6_listen(objfs_factory):
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+            port = s.getsockname()[1]
+    except OSError:
+        pytest.skip("no ::1")
+    o = objfs_factory({"provider local": {"listen": "[::1]:%d" % port}}).start()
+    write_file(o.p("acme", "v6"), b"over v6")
+    u = presign(o, "acme/v6")
+    assert u.startswith("http://[::1]:%d/" % port), u
+    assert curl(u).body == b"over v6"
+    o.stop()

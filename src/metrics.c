@@ -306,7 +306,7 @@ void objfs_metrics_fs_op(enum objfs_fsop op, const struct objfs_tenant *t, int r
 						  M_ERRNO_N * sizeof(uint64_t));
 
 			if (errs)
-				ctr_add(&errs[-rc < M_ERRNO_N ? -rc : 0], 1);
+				ctr_add(&errs[rc > -M_ERRNO_N ? -rc : 0], 1);
 		}
 	}
 	reg_leave();

@@ -857,6 +857,62 @@ static char *http_get(int port, const char *path)
 	return buf;
 }
 
+/* The same over IPv6 ::1; 0 when there is no IPv6 loopback (then *ans NULL). */
+static int http_get6(int port, const char *path, char **ans)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port),
+				  .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct timeval tv = { 10, 0 };
+	char req[128], buf[8192];
+	size_t have = 0;
+	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+
+	*ans = NULL;
+	if (fd < 0)
+		return 0;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: x\r\n\r\n", path);
+	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	for (;;) {
+		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+
+		if (n <= 0 || have + (size_t)n >= sizeof(buf) - 1)
+			break;
+		have += (size_t)n;
+	}
+	buf[have] = '\0';
+	close(fd);
+	*ans = strdup(buf);
+	return 1;
+}
+
+/* "[::1]:PORT" serves on IPv6 (skipped without an IPv6 loopback). */
+static void test_listen_v6(void **state)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	socklen_t al = sizeof(a);
+	char addr[64], err[256], *ans = NULL;
+	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+
+	(void)state;
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a))) {
+		if (fd >= 0)
+			close(fd);
+		skip();
+	}
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+	close(fd);
+	snprintf(addr, sizeof(addr), "[::1]:%d", ntohs(a.sin6_port));
+	assert_int_equal(objfs_metrics_listen_start(addr, err, sizeof(err)), 0);
+	assert_int_equal(http_get6(ntohs(a.sin6_port), "/metrics", &ans), 1);
+	assert_non_null(ans);
+	assert_non_null(strstr(ans, " 200 "));
+	assert_non_null(strstr(ans, "\nobjfs_up 1\n"));
+	free(ans);
+	objfs_metrics_listen_stop();
+}
+
 static void test_listen(void **state)
 {
 	char addr[64], err[256], *ans;
@@ -935,6 +991,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_render_grammar, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listen_v6, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,7 +6,9 @@
  *
  * Limits that keep a hostile or broken client from hurting the daemon (see
  * "Limits" in docs/control-socket.md):
- *   - at most CTL_CONN_MAX connections (more are closed at accept);
+ *   - at most CTL_CONN_MAX connections (more are closed at accept), and at
+ *     most CTL_CONN_PER_UID of them from one user other than root and the
+ *     daemon's own, so one local user cannot lock the admins out;
  *   - headers bounded by the per-connection memory pool (32 KiB; MHD answers
  *     431/413 past it);
  *   - a body announced over 64 KiB is answered 413 at once, before any of it
@@ -23,6 +25,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,6 +47,7 @@
 #define CTL_STACK        (512 * 1024)
 #define CTL_REQ_MAX_S    60          /* longest a request may take to arrive */
 #define CTL_BACKLOG      64
+#define CTL_CONN_PER_UID 32          /* connections one user (not root) may hold */
 
 struct objfs_ctlsock {
 	struct objfs_ctx *ctx;
@@ -52,6 +56,9 @@ struct objfs_ctlsock {
 	char *path;
 	dev_t dev;                   /* the socket file we made, so stop removes */
 	ino_t ino;                   /* only ours (not a newer daemon's) */
+	pthread_mutex_t lock;
+	struct { uid_t uid; unsigned n; } uids[2 * CTL_CONN_MAX];  /* lock: open connections */
+	size_t nuids;                /* lock */
 };
 
 /* One request being received. */
@@ -256,6 +263,65 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	}
 }
 
+/* Counts connections per user: past CTL_CONN_PER_UID the new one is shut
+ * down at once (its thread then sees EOF and ends).  socket_context holds
+ * uid + 1 for a counted connection. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct objfs_ctlsock *cs = cls;
+	const union MHD_ConnectionInfo *ci;
+	struct ucred uc;
+	size_t i;
+	int over = 0;
+
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		uid_t uid;
+
+		if (!*socket_context)
+			return;
+		uid = (uid_t)((uintptr_t)*socket_context - 1);
+		pthread_mutex_lock(&cs->lock);
+		for (i = 0; i < cs->nuids; i++)
+			if (cs->uids[i].uid == uid)
+				break;
+		if (i < cs->nuids && --cs->uids[i].n == 0)
+			cs->uids[i] = cs->uids[--cs->nuids];
+		pthread_mutex_unlock(&cs->lock);
+		*socket_context = NULL;
+		return;
+	}
+	if (peer_cred(c, &uc) || uc.uid == 0 || uc.uid == geteuid())
+		return;
+	pthread_mutex_lock(&cs->lock);
+	for (i = 0; i < cs->nuids; i++)
+		if (cs->uids[i].uid == uc.uid)
+			break;
+	if (i == cs->nuids) {
+		if (i == sizeof(cs->uids) / sizeof(cs->uids[0])) {
+			over = 1;
+		} else {
+			cs->uids[i].uid = uc.uid;
+			cs->uids[i].n = 0;
+			cs->nuids++;
+		}
+	}
+	if (!over && cs->uids[i].n >= CTL_CONN_PER_UID)
+		over = 1;
+	if (!over) {
+		cs->uids[i].n++;
+		*socket_context = (void *)(uintptr_t)((uint64_t)uc.uid + 1);
+	}
+	pthread_mutex_unlock(&cs->lock);
+	if (over) {
+		log_debug("control socket: uid %u holds %d connections already; closing a new one",
+			  (unsigned)uc.uid, CTL_CONN_PER_UID);
+		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci)
+			shutdown(ci->connect_fd, SHUT_RDWR);
+	}
+}
+
 /* ---- the socket file ---------------------------------------------------------- */
 
 /* mkdir -p of path's directory, new levels mode 0755. */
@@ -439,6 +505,7 @@ int objfs_ctlsock_start(struct objfs_ctx *ctx, struct objfs_ctlsock **out, char 
 		goto fail;
 	}
 	cs->ctx = ctx;
+	pthread_mutex_init(&cs->lock, NULL);
 	rc = objfs_ctl_api_new(ctx, &cs->api, err, errlen);
 	if (rc)
 		goto fail;
@@ -452,13 +519,14 @@ int objfs_ctlsock_start(struct objfs_ctx *ctx, struct objfs_ctlsock **out, char 
 		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
 			MHD_USE_ERROR_LOG,
 		0, NULL, NULL, on_request, cs,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)CTL_CONN_MAX,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CTL_IDLE_S,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CTL_MEM_LIMIT,
 		MHD_OPTION_THREAD_STACK_SIZE, (size_t)CTL_STACK,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, cs,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, cs,
 		MHD_OPTION_END);
 	if (!cs->mhd) {
 		snprintf(err, errlen, "control socket %s: cannot start the HTTP server", cs->path);
@@ -478,6 +546,8 @@ fail:
 	}
 	if (cs) {
 		objfs_ctl_api_free(cs->api);
+		if (cs->path)
+			pthread_mutex_destroy(&cs->lock);
 		free(cs->path);
 		free(cs);
 	}
@@ -492,6 +562,7 @@ void objfs_ctlsock_stop(struct objfs_ctlsock *cs)
 	MHD_stop_daemon(cs->mhd);            /* joins the connection threads; closes the fd */
 	remove_socket(cs);
 	objfs_ctl_api_free(cs->api);
+	pthread_mutex_destroy(&cs->lock);
 	free(cs->path);
 	free(cs);
 }

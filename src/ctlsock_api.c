@@ -207,9 +207,9 @@ static int resp_json(struct objfs_ctl_resp *out, int status, json_t *obj)
 
 	if (!obj)
 		return resp_oom(out);
-	n = json_dumpb(obj, NULL, 0, JSON_COMPACT);
+	n = json_dumpb(obj, NULL, 0, JSON_COMPACT | JSON_REAL_PRECISION(9));
 	buf = n ? malloc(n + 2) : NULL;
-	if (!buf || json_dumpb(obj, buf, n, JSON_COMPACT) != n) {
+	if (!buf || json_dumpb(obj, buf, n, JSON_COMPACT | JSON_REAL_PRECISION(9)) != n) {
 		free(buf);
 		json_decref(obj);
 		return resp_oom(out);

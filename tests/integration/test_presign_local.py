@@ -491,3 +491,22 @@ def test_ipv6_listen(objfs_factory):
     assert u.startswith("http://[::1]:%d/" % port), u
     assert curl(u).body == b"over v6"
     o.stop()
+
+
+def test_control_socket_presign(objfs_factory):
+    """A URL from the daemon's control socket (POST /v1/presign) works here too."""
+    o = objfs_factory().start()
+    write_file(o.p("acme", "c.txt"), b"via the socket")
+    r = o.ctl("presign", "acme/c.txt")
+    if r.returncode != 0 and "not implemented" in r.stderr:
+        pytest.skip("objfs-ctl has no control-socket presign yet: " + r.stderr.strip())
+    assert r.returncode == 0, r.stderr
+    url = r.stdout.strip()
+    assert curl(url).body == b"via the socket"
+    r = o.ctl("presign", "--method", "PUT", o.p("acme", "d.txt"))
+    assert r.returncode == 0, r.stderr
+    path = o.p("acme", "c.txt")   # any local file will do as the body
+    a = curl(r.stdout.strip(), upload=path)
+    assert a.status == 200, a
+    assert read_file(o.p("acme", "d.txt")) == b"via the socket"
+    o.stop()

@@ -206,8 +206,8 @@ int main(int argc, char **argv)
 	fargv[fargc] = NULL;
 	status = objfs_fs_main(&ctx, fargc, fargv) ? 1 : 0;
 out:
-	objfs_metrics_free();
 	writeback_free(ctx.wb);
+	objfs_metrics_free();            /* after the workers that record into it */
 	files_free(ctx.files);
 	objfs_readcache_free(ctx.rcache);
 	staging_free(ctx.staging);

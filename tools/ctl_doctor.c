@@ -97,6 +97,9 @@ struct doc {
 	json_t *health;
 	char sock_err[512];
 	int sock_rc;
+	/* From a plain scan of a file that does not load ("" if absent). */
+	char raw_sock[PATH_MAX];
+	char raw_mnt[PATH_MAX];
 	int mounted;                     /* objfs is mounted at the mount point */
 	char mountpoint[PATH_MAX];       /* "" when unknown */
 };
@@ -196,15 +199,24 @@ static void doc_config(struct doc *d)
 /* ---- credentials files ---- */
 
 struct doc_scan {
+	struct doc *d;
 	struct doc_cred *creds;
 	size_t n;
 };
 
-/* inih handler of the plain scan: collects credentials and sse_customer_key. */
+/* inih handler of the plain scan: collects credentials and sse_customer_key,
+ * and [objfs] control_socket and mountpoint for the later checks. */
 static int doc_scan_line(void *user, const char *section, const char *name, const char *value)
 {
 	struct doc_scan *s = user;
 
+	if (!strcmp(section, "objfs") && value && *value) {
+		if (!strcmp(name, "control_socket"))
+			snprintf(s->d->raw_sock, sizeof(s->d->raw_sock), "%s", value);
+		else if (!strcmp(name, "mountpoint"))
+			snprintf(s->d->raw_mnt, sizeof(s->d->raw_mnt), "%s", value);
+		return 1;
+	}
 	if (strcmp(name, "credentials") && strcmp(name, "sse_customer_key"))
 		return 1;
 	if (s->n >= DOC_MAX_CREDS || !value || !*value)
@@ -219,7 +231,7 @@ static int doc_scan_line(void *user, const char *section, const char *name, cons
  * when the configuration file cannot be read at all. */
 static int doc_cred_list(struct doc *d, struct doc_cred *creds)
 {
-	struct doc_scan s = { creds, 0 };
+	struct doc_scan s = { d, creds, 0 };
 
 	if (!d->cfg) {
 		/* The file did not load: read the paths without checking the rest. */
@@ -370,7 +382,7 @@ static size_t doc_prov_index(const struct doc *d, const struct objfs_provider_se
 
 static void doc_providers(struct doc *d)
 {
-	char check[128], ep[512], fix[PATH_MAX + 256];
+	char check[128], ep[512], fix[PATH_MAX + 256], where[PATH_MAX + 640];
 
 	if (!d->cfg) {
 		doc_report(d, "skip", "provider", NULL, "the configuration did not load");
@@ -433,17 +445,18 @@ static void doc_providers(struct doc *d)
 				   err.msg[0] ? err.msg : strerror(-rc));
 			continue;
 		}
+		/* "s3 http://host:port bucket B" / "local /root bucket B" */
+		snprintf(where, sizeof(where), "%s %s bucket %s", pc->type,
+			 !strcmp(pc->type, "local") ? pc->root : ep, b);
 		switch (h.state) {
 		case OBJFS_HEALTH_OK:
 			d->pairs[k].probed_ok = 1;
 			if (!strcmp(pc->type, "local"))
-				doc_report(d, "ok", check, NULL, "local %s: root writable, bucket %s "
-					   "exists", pc->root, b);
+				doc_report(d, "ok", check, NULL, "%s: root writable, bucket exists", where);
 			else
-				doc_report(d, "ok", check, NULL, "%s %s: reachable, credentials "
-					   "accepted, bucket %s exists (%.0f ms)", pc->type, ep, b,
-					   h.latency_s * 1000);
-			break;
+				doc_report(d, "ok", check, NULL, "%s: reachable, credentials accepted, "
+					   "bucket exists (%.0f ms)", where, h.latency_s * 1000);
+			continue;
 		case OBJFS_HEALTH_UNREACHABLE:
 			if (!strcmp(pc->type, "local"))
 				snprintf(fix, sizeof(fix), "make %s writable by the user objfs runs as",
@@ -451,31 +464,25 @@ static void doc_providers(struct doc *d)
 			else
 				snprintf(fix, sizeof(fix), "check endpoint %s in [provider %s] and that "
 					 "the store is up (curl -sI %s)", ep, pc->name, ep);
-			doc_report(d, "FAIL", check, fix, "%s bucket %s: unreachable: %s", pc->type, b,
-				   h.detail);
 			break;
 		case OBJFS_HEALTH_AUTH:
 			snprintf(fix, sizeof(fix), "check the access key and secret in %s",
 				 pc->credentials ? pc->credentials : "the credentials file");
-			doc_report(d, "FAIL", check, fix, "%s %s bucket %s: auth: %s", pc->type, ep, b,
-				   h.detail);
 			break;
 		case OBJFS_HEALTH_NO_BUCKET:
 			doc_bucket_fix(pc, b, fix, sizeof(fix));
-			doc_report(d, "FAIL", check, fix, "%s%s%s: no-bucket: bucket %s does not exist "
-				   "(tenant %s)", pc->type, *ep ? " " : "", ep, b,
-				   d->pairs[k].tenant->name);
 			break;
 		case OBJFS_HEALTH_CLOCK_SKEW:
-			doc_report(d, "FAIL", check, "sync the clock (chrony)",
-				   "%s %s: clock-skew: %s", pc->type, ep, h.detail);
+			snprintf(fix, sizeof(fix), "sync the clock (chrony)");
 			break;
 		case OBJFS_HEALTH_DEGRADED:
-			doc_report(d, "warn", check, !strcmp(pc->type, "local") ?
-				   "free space on the store's file system" : "check the store",
-				   "%s bucket %s: degraded: %s", pc->type, b, h.detail);
+			snprintf(fix, sizeof(fix), "%s", !strcmp(pc->type, "local") ?
+				 "free space on the store's file system" : "check the store");
 			break;
 		}
+		doc_report(d, h.state == OBJFS_HEALTH_DEGRADED ? "warn" : "FAIL", check, fix,
+			   "%s: %s: %s (tenant %s)", where, ctl_health_name(h.state), h.detail,
+			   d->pairs[k].tenant->name);
 	}
 }
 
@@ -649,7 +656,7 @@ static void doc_socket_probe(struct doc *d)
 static void doc_mount(struct doc *d)
 {
 	const json_t *m = d->health ? json_object_get(d->health, "mount") : NULL;
-	const char *mp = d->cfg ? d->cfg->mountpoint : NULL;
+	const char *mp = d->cfg ? d->cfg->mountpoint : d->raw_mnt[0] ? d->raw_mnt : NULL;
 	char type[64], real[PATH_MAX], fix[PATH_MAX + 128];
 	struct stat sb;
 
@@ -1121,7 +1128,8 @@ int ctl_doctor_main(const char *config_path, const char *socket_path, int argc, 
 	doc_credentials(&d);
 	doc_providers(&d);
 	doc_clock(&d);
-	d.sock = socket_path ? socket_path : d.cfg ? d.cfg->control_socket : DOC_DEFAULT_SOCKET;
+	d.sock = socket_path ? socket_path : d.cfg ? d.cfg->control_socket :
+		 d.raw_sock[0] ? d.raw_sock : DOC_DEFAULT_SOCKET;
 	doc_socket_probe(&d);
 	doc_mount(&d);
 	doc_socket(&d);

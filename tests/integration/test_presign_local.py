@@ -344,6 +344,21 @@ def test_put_cut_off(objfs_factory, tmp_path):
     assert o.stored("acme", "old").read() == b"old content"
     # the listener still answers
     assert curl(presign(o, "acme/old")).body == b"old content"
+
+    # a client still in the middle of a body does not hold up a stop
+    u = urllib.parse.urlsplit(presign(o, "acme/slow", method="PUT"))
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(("PUT %s?%s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n"
+                   % (u.path, u.query, u.netloc, 4 * MiB)).encode())
+        s.sendall(b"x" * 1000)
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        assert o.terminate(timeout=60) == 0
+        assert time.monotonic() - t0 < 30
+    o.start()
+    assert not os.path.exists(o.p("acme", "slow"))
+    assert not o.store.exists("acme-uploads", "slow")
+    assert tmp_entries(o) == []
     o.stop()
 
 
@@ -509,4 +524,27 @@ def test_control_socket_presign(objfs_factory):
     a = curl(r.stdout.strip(), upload=path)
     assert a.status == 200, a
     assert read_file(o.p("acme", "d.txt")) == b"via the socket"
+    o.stop()
+
+
+def test_parallel_clients(objfs_factory, tmp_path):
+    """Several PUTs and GETs at once (a thread per connection)."""
+    import concurrent.futures
+    o = objfs_factory().start()
+    tmp = str(tmp_path)
+    blobs = {"p%d" % i: os.urandom(200000 + i * 7919) for i in range(12)}
+    urls = {k: presign(o, "acme/par/" + k, method="PUT") for k in blobs}
+
+    def put(k):
+        d = os.path.join(tmp, k)
+        os.makedirs(d)
+        return put_bytes(urls[k], blobs[k], d).status
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        assert list(ex.map(put, sorted(blobs))) == [200] * len(blobs)
+    gets = {k: presign(o, "acme/par/" + k) for k in blobs}
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        got = dict(zip(sorted(blobs), ex.map(lambda k: curl(gets[k]).body, sorted(blobs))))
+    assert got == blobs
+    for k, v in blobs.items():
+        o.wait_landed("acme", "par/" + k, v)
     o.stop()

@@ -56,6 +56,9 @@ struct handle {
 	struct objfs_file *f;        /* NULL for a directory handle */
 	int wrote;                   /* written through: audited at release */
 	int write_err;               /* first write error, for that record */
+	char *audit_path;            /* with the audit log on: path and opener, */
+	uid_t audit_uid;             /* for the "write" record at release (which */
+	pid_t audit_pid;             /* FUSE sends without path or caller) */
 	char *dir_path;              /* directory handles: the path (readdir may get NULL) */
 	uint64_t ino;
 	struct handle *prev, *next;  /* handles_lock */
@@ -101,6 +104,7 @@ static void handle_free(struct handle *h)
 		file_put(h->f);
 	}
 	free(h->dir_path);
+	free(h->audit_path);
 	free(h);
 }
 
@@ -2108,8 +2112,30 @@ static int h_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 { HOOK_MUT(OBJFS_FSOP_TRUNCATE, path, fi, NULL, objfs_truncate(path, size, fi)); }
 static int h_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
 { HOOK_MUT(OBJFS_FSOP_UTIMENS, path, fi, NULL, objfs_utimens(path, tv, fi)); }
+/* Remembers who opened a file handle and as what, for its "write" record. */
+static void note_opener(const char *path, struct fuse_file_info *fi, int rc)
+{
+	struct handle *h = fi_handle(fi);
+	struct fuse_context *fc;
+
+	if (rc || !h || !objfs_audit_enabled() || !(fi->flags & O_ACCMODE))
+		return;
+	fc = fuse_get_context();
+	h->audit_path = strdup(rel_of(path));
+	h->audit_uid = fc->uid;
+	h->audit_pid = fc->pid;
+}
+
 static int h_create(const char *path, mode_t mode, struct fuse_file_info *fi)
-{ HOOK_MUT(OBJFS_FSOP_CREATE, path, NULL, NULL, objfs_create(path, mode, fi)); }
+{
+	struct op_scope sc;
+	int rc;
+
+	op_begin(&sc, OBJFS_FSOP_CREATE, path, NULL);
+	rc = objfs_create(path, mode, fi);
+	note_opener(path, fi, rc);
+	return op_end_audit(&sc, rc, NULL);
+}
 static int h_setxattr(const char *path, const char *name, const char *value, size_t size,
 		      int flags)
 { HOOK_MUT(OBJFS_FSOP_SETXATTR, path, NULL, NULL, objfs_setxattr(path, name, value, size, flags)); }
@@ -2133,7 +2159,15 @@ static int h_listxattr(const char *path, char *list, size_t size)
 /* open: a write-open of an existing file is where a content change starts;
  * the audit record of the change itself comes at release ("write"). */
 static int h_open(const char *path, struct fuse_file_info *fi)
-{ HOOK_READ(OBJFS_FSOP_OPEN, path, NULL, objfs_open(path, fi)); }
+{
+	struct op_scope sc;
+	int rc;
+
+	op_begin(&sc, OBJFS_FSOP_OPEN, path, NULL);
+	rc = objfs_open(path, fi);
+	note_opener(path, fi, rc);
+	return op_end(&sc, rc);
+}
 
 /* Writes are audited once per handle, at release, with the first error. */
 static int h_write(const char *path, const char *buf, size_t size, off_t off,
@@ -2157,17 +2191,15 @@ static int h_write(const char *path, const char *buf, size_t size, off_t off,
 static int h_release(const char *path, struct fuse_file_info *fi)
 {
 	struct handle *h = fi_handle(fi);
-	int wrote = h && h->wrote, werr = h ? h->write_err : 0;
+	int wrote = h && h->wrote && h->audit_path;
 	struct op_scope sc;
 	int rc;
 
 	op_begin(&sc, OBJFS_FSOP_RELEASE, path, fi);
+	if (wrote)
+		objfs_audit(h->audit_uid, h->audit_pid, sc.t ? sc.t->name : NULL, "write",
+			    h->audit_path, NULL, h->write_err, NULL);
 	rc = objfs_release(path, fi);          /* frees h */
-	if (wrote) {
-		sc.op = OBJFS_FSOP_WRITE;
-		audit_op(&sc, path ? rel_of(path) : "(unlinked)", NULL, werr, NULL);
-		sc.op = OBJFS_FSOP_RELEASE;
-	}
 	return op_end(&sc, rc);
 }
 

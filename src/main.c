@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "audit.h"
@@ -26,6 +29,7 @@
 #include "quota.h"
 #include "reload.h"
 #include "readcache.h"
+#include "services.h"
 #include "staging.h"
 #include "tenant.h"
 #include "writeback.h"
@@ -88,6 +92,30 @@ static int open_providers(struct objfs_ctx *ctx, const struct objfs_config *cfg)
 	return 0;
 }
 
+/*
+ * A daemon that died (kill -9, a crash) leaves its mount behind, answering
+ * ENOTCONN; mounting over it would fail, and systemd's Restart= would loop.
+ * Detach it first (umount2 as root, else fusermount3 -uz).
+ */
+static void clear_stale_mount(const char *mountpoint)
+{
+	struct stat st;
+
+	if (stat(mountpoint, &st) == 0 || errno != ENOTCONN)
+		return;
+	log_warn("%s: a dead objfs mount is still there; detaching it", mountpoint);
+	if (umount2(mountpoint, MNT_DETACH) == 0)
+		return;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		execlp("fusermount3", "fusermount3", "-uz", mountpoint, (char *)NULL);
+		_exit(127);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -99,7 +127,7 @@ int main(int argc, char **argv)
 	struct objfs_config *cfg = NULL;
 	struct objfs_ctx ctx;
 	const char *config = NULL, *mountpoint = NULL;
-	char *fargv[32], errbuf[1024], rcdir[4096], mnt_real[PATH_MAX];
+	char *fargv[32], errbuf[1024], mnt_real[PATH_MAX];
 	int fargc = 0, foreground = 0, debug = 0, opt, status = 1, rc;
 	char *fuse_opts[8];
 	int nfuse_opts = 0;
@@ -143,6 +171,7 @@ int main(int argc, char **argv)
 	if (cfg->log_level && objfs_log_parse_level(cfg->log_level) >= 0)
 		objfs_log_set_level((enum objfs_log_level)objfs_log_parse_level(cfg->log_level));
 
+	clear_stale_mount(mountpoint);
 	ctx.cfg = cfg;
 	ctx.started_ms = meta_now_ms();
 	/* the control socket and presign listener resolve paths against it */
@@ -172,20 +201,6 @@ int main(int argc, char **argv)
 			cfg->cache_dir, strerror(-rc));
 		goto out;
 	}
-	snprintf(rcdir, sizeof(rcdir), "%s/readcache", cfg->cache_dir);
-	if (cfg->read_cache != OBJFS_READ_CACHE_NEVER) {
-		/* 1 MiB blocks keep random reads cheap; a sequential reader is
-		 * served by up to 32 MiB of readahead on 8 fetchers, which is what
-		 * keeps a cold read of a large S3 object at the network's pace
-		 * (docs/benchmarks.md: 8 MiB on 4 fetchers read at half speed) */
-		rc = objfs_readcache_new(rcdir, cfg->read_cache_max_bytes, 1 << 20, 32 << 20, 8,
-					 &ctx.rcache);
-		if (rc) {
-			fprintf(stderr, "%s: cannot open the read cache in %s: %s\n", cfg->path,
-				rcdir, strerror(-rc));
-			goto out;
-		}
-	}
 	ctx.rcache_all = cfg->read_cache == OBJFS_READ_CACHE_ALWAYS;
 	if (files_new(&ctx, &ctx.files) || writeback_new(&ctx, &ctx.wb) ||
 	    objfs_metrics_init(&ctx))
@@ -209,7 +224,7 @@ out:
 	writeback_free(ctx.wb);
 	objfs_metrics_free();            /* after the workers that record into it */
 	files_free(ctx.files);
-	objfs_readcache_free(ctx.rcache);
+	objfs_readcache_free(ctx.rcache);    /* made by objfs_services_start */
 	staging_free(ctx.staging);
 	meta_close(ctx.meta);
 	for (size_t i = 0; i < ctx.nprovs; i++)

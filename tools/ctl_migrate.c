@@ -49,6 +49,7 @@
  * and the summary on stdout:
  *   migrated N objects (B bytes), skipped S, failed F in T s
  * Exit status: 0, 1 when an object failed (or the run was stopped), 2 bad usage.
+ * Logging: warnings only, unless OBJFS_LOG_LEVEL says otherwise.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -138,20 +139,18 @@ struct mg {
 	int listing_done, stop;
 	unsigned fails_in_row;
 	uint64_t n_copied, b_copied, n_skipped, n_skipped_state, n_failed, n_would, b_would;
-	uint64_t n_listed;
 
 	/* state (lock held, or main thread before/after the workers) */
 	int state_fd, lock_fd;
 	unsigned long state_lines;
 	char *pos;                     /* watermark */
-	struct keyset done, fail;      /* loaded done keys > pos; failed keys */
+	struct keyset done, fail;      /* loaded: done keys > pos; failed keys not done since */
 	struct keyset run_fail;        /* keys failed in this run */
 	struct mg_mpu *mpus;           /* uploads the state names as unfinished */
 	size_t nmpus;
 	struct mg_worker *workers;     /* their current uploads go into compactions */
 	unsigned nworkers;
 	unsigned running;              /* items being copied */
-	char *last_listed;             /* last key the listing produced (for compaction) */
 };
 
 static volatile sig_atomic_t mg_signalled;
@@ -386,10 +385,7 @@ static int state_compact(struct mg *m)
 		fputc('\n', f);
 	}
 	for (size_t i = 0; i < m->fail.n; i++) {
-		/* loaded failures not retried yet, and this run's */
-		if (m->last_listed && strcmp(m->fail.v[i], m->last_listed) <= 0 &&
-		    !ks_find(&m->run_fail, m->fail.v[i], NULL))
-			continue;
+		/* loaded failures not done yet (a success removes them), and this run's */
 		fputs("fail ", f);
 		esc_put(f, m->fail.v[i]);
 		fputc('\n', f);
@@ -1113,6 +1109,7 @@ static void *worker_main(void *arg)
 					ks_add(&m->run_fail, it->oi.key);
 			} else {
 				state_append(m, "done", it->oi.key, NULL);
+				ks_del(&m->fail, it->oi.key);
 			}
 		}
 		if (result == R_FAILED) {
@@ -1270,9 +1267,6 @@ static int produce(struct mg *m, struct mg_progress *p, double *last_pos)
 			if (mg_signalled)
 				break;
 			pthread_mutex_lock(&m->lock);
-			m->n_listed++;
-			free(m->last_listed);
-			m->last_listed = strdup(oi->key);
 			if (strncmp(oi->key, m->src_prefix, strlen(m->src_prefix)) ||
 			    (!oi->key[strlen(m->src_prefix)] && !*m->dst_prefix)) {
 				/* the tenant's own root marker onto an empty prefix: nothing to copy */
@@ -1419,7 +1413,7 @@ int ctl_migrate_main(const char *config_path, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *tenant = NULL, *to = NULL, *bucket = NULL, *prefix = NULL, *state = NULL;
+	const char *tenant = NULL, *to = NULL, *bucket = NULL, *prefix = NULL, *state = NULL, *env;
 	const struct objfs_provider_section *ps;
 	struct mg_worker *workers = NULL;
 	struct mg_progress prog;
@@ -1497,6 +1491,10 @@ int ctl_migrate_main(const char *config_path, int argc, char **argv)
 		mg_err("%s", errbuf);
 		goto out;
 	}
+	/* quiet (warnings) unless OBJFS_LOG_LEVEL asks for more: with debug, every
+	 * provider request is one "prov NAME OP ..." line on stderr */
+	if ((env = getenv("OBJFS_LOG_LEVEL")) && *env && objfs_log_parse_level(env) >= 0)
+		objfs_log_set_level((enum objfs_log_level)objfs_log_parse_level(env));
 	for (size_t i = 0; i < m->cfg->ntenants; i++)
 		if (!strcmp(m->cfg->tenants[i].name, tenant))
 			m->t = &m->cfg->tenants[i];
@@ -1724,7 +1722,6 @@ out:
 	free(m->dst_prefix);
 	free(m->state_path);
 	free(m->pos);
-	free(m->last_listed);
 	ks_clear(&m->done);
 	ks_clear(&m->fail);
 	ks_clear(&m->run_fail);

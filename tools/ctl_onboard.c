@@ -235,8 +235,11 @@ static int ck_url(struct ob *o, const char *v, char *why, size_t n)
 	for (p = v; *p; p++)
 		if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '?' || *p == '#' || *p == '@' ||
 		    *p == '\\' || *p == '"')
-			return snprintf(why, n, "URL \"%s\": character '%c' not allowed in an endpoint",
-					v, *p > 0x20 ? *p : '?'), -EINVAL;
+			return (unsigned char)*p <= 0x20 || *p == 0x7f ?
+			       snprintf(why, n, "URL \"%s\": blanks and control characters are not"
+					" allowed", v) :
+			       snprintf(why, n, "URL \"%s\": '%c' is not allowed in an endpoint", v, *p),
+			       -EINVAL;
 	if (*h == '[') {
 		p = strchr(h, ']');
 		if (!p || p == h + 1 || strspn(h + 1, "0123456789abcdefABCDEF:.") != (size_t)(p - h - 1))
@@ -497,7 +500,7 @@ static volatile sig_atomic_t echo_off;
 static void restore_echo(void)
 {
 	if (echo_off) {
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tio);
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_tio);
 		echo_off = 0;
 	}
 }
@@ -510,38 +513,54 @@ static void echo_sig(int sig)
 	raise(sig);
 }
 
-/* Reads one line from stdin into a malloc'ed string (newline removed); echo
- * off when hidden and stdin is a terminal.  0, -EIO at end of input. */
-static int read_line(int hidden, char **out)
+static struct sigaction old_int, old_term, old_hup;
+
+/* Turns echo off on stdin (a terminal) before the prompt is shown, so that
+ * nothing typed after the prompt appears; TCSANOW keeps type-ahead.
+ * Returns 1 if echo was turned off. */
+static int echo_disable(void)
 {
-	struct sigaction sa, old_int, old_term, old_hup;
+	struct sigaction sa;
+	struct termios t;
+
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_tio))
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = echo_sig;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	sigaction(SIGHUP, &sa, &old_hup);
+	t = saved_tio;
+	t.c_lflag &= ~(tcflag_t)ECHO;
+	t.c_lflag |= ECHONL;
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0)
+		echo_off = 1;
+	return 1;
+}
+
+static void echo_enable(int was_disabled)
+{
+	if (!was_disabled)
+		return;
+	if (echo_off) {
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_tio);
+		echo_off = 0;
+	}
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	sigaction(SIGHUP, &old_hup, NULL);
+}
+
+/* Reads one line from stdin into a malloc'ed string (newline removed).
+ * 0, -EIO at end of input. */
+static int read_line(char **out)
+{
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
 
 	*out = NULL;
-	if (hidden && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved_tio) == 0) {
-		struct termios t = saved_tio;
-
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = echo_sig;
-		sigaction(SIGINT, &sa, &old_int);
-		sigaction(SIGTERM, &sa, &old_term);
-		sigaction(SIGHUP, &sa, &old_hup);
-		t.c_lflag &= ~(tcflag_t)ECHO;
-		t.c_lflag |= ECHONL;
-		if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &t) == 0)
-			echo_off = 1;
-	} else {
-		hidden = 0;
-	}
 	len = getline(&line, &cap, stdin);
-	if (hidden) {
-		restore_echo();
-		sigaction(SIGINT, &old_int, NULL);
-		sigaction(SIGTERM, &old_term, NULL);
-		sigaction(SIGHUP, &old_hup, NULL);
-	}
 	if (len < 0) {
 		free(line);
 		return -EIO;
@@ -568,7 +587,7 @@ static int ask(struct ob *o, const char *q, const char *def, int flags, ob_check
 	*out = NULL;
 	for (int i = 0; i < OB_TRIES; i++) {
 		char *line = NULL, *v;
-		int rc;
+		int rc, hidden = (flags & ASK_SECRET) ? echo_disable() : 0;
 
 		if (def && *def && !(flags & ASK_SECRET))
 			fprintf(stderr, "%s [%s]: ", q, def);
@@ -577,7 +596,9 @@ static int ask(struct ob *o, const char *q, const char *def, int flags, ob_check
 		else
 			fprintf(stderr, "%s: ", q);
 		fflush(stderr);
-		if ((rc = read_line(flags & ASK_SECRET, &line))) {
+		rc = read_line(&line);
+		echo_enable(hidden);
+		if (rc) {
 			fputc('\n', stderr);
 			ob_msg("input ended; nothing written");
 			return rc;
@@ -1444,7 +1465,8 @@ static int validate_tenant(struct ob *o, struct objfs_prov *prov, const struct o
 	}
 	printf("tenant %s: provider %s bucket %s%s%s: %s (%.0f ms)%s%s\n", t->name, t->provider,
 	       t->bucket, t->prefix[0] ? " prefix " : "", t->prefix, health_name(h.state),
-	       h.latency_s * 1000, h.detail[0] ? ": " : "", h.detail);
+	       h.latency_s * 1000, h.state != OBJFS_HEALTH_OK && h.detail[0] ? ": " : "",
+	       h.state != OBJFS_HEALTH_OK ? h.detail : "");
 	return h.state == OBJFS_HEALTH_OK ? 0 : 1;
 }
 

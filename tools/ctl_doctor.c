@@ -2,8 +2,8 @@
  * objfs-ctl doctor: checks a setup and says how to fix what is wrong.
  *
  * One line per check, "STATUS  CHECK: what was checked", where STATUS is
- * ok, FAIL, warn or skip, and every FAIL (and warn) ends with "; fix: ...".
- * --json prints {"ok": BOOL, "failures": N, "warnings": N, "checks": [{"status",
+ * ok, FAIL, warn or skip, and every FAIL (and warn) ends with "; fix: ...";
+ * a last line "doctor: N failed, M warnings" sums up.  --json prints {"ok": BOOL, "failures": N, "warnings": N, "checks": [{"status",
  * "check", "detail", "fix"}]} instead.  Exit 0 when nothing FAILed, 1 otherwise,
  * 2 on bad usage.
  *
@@ -644,11 +644,16 @@ static void doc_socket_probe(struct doc *d)
 		snprintf(d->sock_err, sizeof(d->sock_err), "%s answered /v1/health with HTTP %ld",
 			 d->sock, status);
 		d->sock_rc = -EPROTO;
-	} else if (d->sock_rc == 0 && !json_is_object(d->health = json_loads(body, 0, NULL))) {
-		json_decref(d->health);
-		d->health = NULL;
-		snprintf(d->sock_err, sizeof(d->sock_err), "%s: /v1/health is not JSON", d->sock);
-		d->sock_rc = -EPROTO;
+	} else if (d->sock_rc == 0) {
+		/* (json_is_object evaluates its argument twice: no call inside it) */
+		d->health = json_loads(body, 0, NULL);
+		if (!json_is_object(d->health)) {
+			json_decref(d->health);
+			d->health = NULL;
+			snprintf(d->sock_err, sizeof(d->sock_err), "%s: /v1/health is not JSON",
+				 d->sock);
+			d->sock_rc = -EPROTO;
+		}
 	}
 	free(body);
 }

@@ -553,3 +553,22 @@ def test_doctor_wrong_secret(s3_factory):
     assert secret not in r.stdout + r.stderr
     j = doctor_json(o)
     assert secret not in json.dumps(j)
+
+
+def test_doctor_checks_sse_customer_key_files(s3_factory, tmp_path):
+    key = tmp_path / "initech.key"
+    key.write_bytes(os.urandom(32))
+    os.chmod(key, 0o600)
+    o = with_mountpoint(s3_factory({"tenant initech": {"sse": "customer",
+                                                        "sse_customer_key": str(key)}}))
+    o.write_config()
+    rep = doctor_lines(doctor(o))
+    assert any(str(key) in l and "sse_customer_key" in l and "mode 0600" in l
+               for l in rep["ok"] if l.split()[1] == "credentials:"), rep
+    os.chmod(key, 0o640)
+    r = doctor(o)
+    rep = doctor_lines(r)
+    f = fails(rep, "credentials")
+    assert r.returncode == 1 and len(f) == 1 and "[tenant initech] sse_customer_key" in f[0] and \
+        f[0].endswith("fix: chmod 600 %s" % key), r.stdout
+    assert open(key, "rb").read().hex() not in r.stdout

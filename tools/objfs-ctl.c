@@ -1054,7 +1054,7 @@ int main(int argc, char **argv)
 	cmd = argv[optind];
 	cargc = argc - optind;
 	cargv = argv + optind;
-	/* Every command is in the curl_global_init's lifetime: ctl_* files use curl too. */
+	/* libcurl set up once for every command (the ctl_*.c commands use it too). */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
 		fprintf(stderr, "objfs-ctl: cannot initialise libcurl\n");
 		return 1;

@@ -1011,6 +1011,14 @@ static int copy_one(struct mg_worker *w, struct mg_item *it, int *result, char *
 		rc = put_multipart(w, oi, dkey, &po, &h, why, n);
 	else
 		rc = put_whole(w, oi, dkey, &po, &h, why, n);
+	if (rc == -ENOENT &&
+	    objfs_prov_head(m->src, m->src_bucket, oi->key, &d, &err) == -ENOENT) {
+		fprintf(stderr, "objfs-ctl: migrate: %s: deleted from the source meanwhile;"
+			" skipped\n", oi->key);
+		*result = R_SKIPPED;
+		rc = 0;
+		goto out;
+	}
 	if (rc)
 		goto out;
 	hash_final(&h, sha, md5);

@@ -1315,26 +1315,30 @@ static int build_cred(const struct ob *o, char **out)
 	return 0;
 }
 
-/* Refuses (or, in the wizard, asks about) an existing file.  0 to go on. */
-static int may_replace(struct ob *o, const char *path, const char *what)
+/* Refuses (or, in the wizard, asks about) an existing file.  0 to go on,
+ * with *replace set when path exists and is to be replaced. */
+static int may_replace(struct ob *o, const char *path, const char *what, int *replace)
 {
 	struct stat st;
 	char q[PATH_MAX + 64];
 	int yn;
 
+	*replace = 0;
 	if (lstat(path, &st) != 0)
 		return 0;
 	if (!S_ISREG(st.st_mode)) {
 		ob_msg("%s %s exists and is not a regular file", what, path);
 		return -EEXIST;
 	}
-	if (o->force)
+	if (o->force) {
+		*replace = 1;
 		return 0;
+	}
 	if (o->wizard) {
 		snprintf(q, sizeof(q), "%s %s exists. Replace it", what, path);
 		yn = ask_yesno(o, q, 0);
 		if (yn > 0) {
-			o->force = 1;
+			*replace = 1;
 			return 0;
 		}
 		if (yn < 0)
@@ -1347,7 +1351,7 @@ static int may_replace(struct ob *o, const char *path, const char *what)
 static int write_files(struct ob *o)
 {
 	char *conf = NULL, *cred = NULL, *d = NULL;
-	int rc;
+	int rc, replace_conf = 0, replace_cred = 0;
 
 	if ((rc = build_config(o, &conf)))
 		goto out;
@@ -1355,9 +1359,9 @@ static int write_files(struct ob *o)
 		ob_msg("out of memory");
 		goto out;
 	}
-	if ((rc = may_replace(o, o->config, "configuration file")))
+	if ((rc = may_replace(o, o->config, "configuration file", &replace_conf)))
 		goto out;
-	if (o->cred && (rc = may_replace(o, o->cred, "credentials file")))
+	if (o->cred && (rc = may_replace(o, o->cred, "credentials file", &replace_cred)))
 		goto out;
 	if (!(d = dir_of(o->config)) || (rc = mkdir_p(d, 0755))) {
 		ob_msg("cannot create directory %s: %s", d ? d : "", strerror(d ? -rc : ENOMEM));
@@ -1371,16 +1375,17 @@ static int write_files(struct ob *o)
 			rc = rc ? rc : -ENOMEM;
 			goto out;
 		}
-		/* Without --force the file must be new: created O_EXCL. */
-		if ((rc = write_file_atomic(o->cred, cred, 0600, o->force))) {
+		/* Unless replacing, the file must be new: linked into place, never over
+		 * a file that appeared meanwhile. */
+		if ((rc = write_file_atomic(o->cred, cred, 0600, replace_cred))) {
 			ob_msg("cannot write credentials file %s: %s", o->cred, strerror(-rc));
 			goto out;
 		}
 		o->cred_written = 1;
 	}
-	if ((rc = write_file_atomic(o->config, conf, 0644, o->force))) {
+	if ((rc = write_file_atomic(o->config, conf, 0644, replace_conf))) {
 		ob_msg("cannot write configuration file %s: %s", o->config, strerror(-rc));
-		if (o->cred_written && !o->force) {
+		if (o->cred_written && !replace_cred) {
 			unlink(o->cred);         /* ours, just created: nothing half-written stays */
 			o->cred_written = 0;
 		}
@@ -1389,9 +1394,7 @@ static int write_files(struct ob *o)
 	printf("wrote %s (mode 0644)\n", o->config);
 	if (o->cred)
 		printf("wrote %s (mode 0600)\n", o->cred);
-	if (mkdir_p(o->mountpoint, 0755) == 0)
-		;
-	else
+	if (mkdir_p(o->mountpoint, 0755))
 		printf("note: could not create the mount point %s; create it before mounting\n",
 		       o->mountpoint);
 out:

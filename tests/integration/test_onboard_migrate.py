@@ -47,8 +47,10 @@ def clean_env(extra=None):
 
 
 def ctl(*args, env=None, timeout=300):
-    return subprocess.run([CTL] + [str(a) for a in args], capture_output=True, text=True,
-                          timeout=timeout, env=clean_env(env), stdin=subprocess.DEVNULL)
+    r = subprocess.run([CTL] + [str(a) for a in args], capture_output=True, text=True,
+                       timeout=timeout, env=clean_env(env), stdin=subprocess.DEVNULL)
+    no_sanitizer(r.stderr)
+    return r
 
 
 def no_sanitizer(text):
@@ -127,6 +129,7 @@ class Terminal:
                 while not self.eof:
                     self._read(time.monotonic() + 0.5)
                 self.status = os.waitstatus_to_exitcode(st)
+                no_sanitizer(self.text())
                 if not keep_open:
                     os.close(self.fd)
                 return self.status
@@ -316,6 +319,7 @@ def test_wizard_input_ends_writes_nothing(tmp_path):
     conf = str(tmp_path / "objfs.conf")
     r = subprocess.run([CTL, "onboard", "--config", conf], input="local\n", text=True,
                        capture_output=True, timeout=60, env=clean_env())
+    no_sanitizer(r.stderr)
     assert r.returncode == 1
     assert "input ended; nothing written" in r.stderr
     assert not os.path.exists(conf)
@@ -606,6 +610,7 @@ def test_migrate_killed_then_resumed(objfs_factory, s3server):
     assert recorded >= 30, open(state).read()[:2000]
 
     r = subprocess.run(args, capture_output=True, text=True, timeout=300, env=clean_env())
+    no_sanitizer(r.stderr)
     assert r.returncode == 0, r.stdout + r.stderr
     copied, _, skipped, failed = summary(r)
     # done objects are not copied again: the state file (or, for the one in
@@ -622,4 +627,5 @@ def test_migrate_killed_then_resumed(objfs_factory, s3server):
         assert a.sha256() == b.sha256() and a.user_meta == b.user_meta, k
 
     r = subprocess.run(args, capture_output=True, text=True, timeout=300, env=clean_env())
+    no_sanitizer(r.stderr)
     assert r.returncode == 0 and summary(r) == (0, 0, n, 0), r.stdout + r.stderr

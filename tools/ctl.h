@@ -11,6 +11,30 @@
 #ifndef OBJFS_CTL_H
 #define OBJFS_CTL_H
 
+#include <stddef.h>
+#include <time.h>
+
+#include "objfs/provider.h"
+
+/*
+ * Shared by the commands, defined in tools/objfs-ctl.c.
+ *
+ * ctl_sock_request: one request on the control socket.  Returns 0 when the
+ * daemon answered (any HTTP status, in *status; the body, NUL-terminated
+ * and malloc'ed, in *body: the caller frees it), or a negative errno when
+ * it did not (-ENOENT/-ECONNREFUSED: no daemon, -EACCES: socket not
+ * permitted, -ETIMEDOUT, -EIO) with a one-line message in err that names
+ * the socket and says what to do.  body_json may be NULL (no body).
+ */
+int ctl_sock_request(const char *sock, const char *method, const char *endpoint,
+		     const char *body_json, long timeout_s, long *status, char **body,
+		     char *err, size_t errlen);
+/* The clock of --direct and doctor: time(NULL) + OBJFS_CTL_CLOCK_OFFSET. */
+time_t ctl_clock(void);
+long ctl_clock_offset(void);
+/* "ok", "unreachable", "auth-failed", "no-bucket", "clock-skew", "degraded". */
+const char *ctl_health_name(enum objfs_health_state s);
+
 /* config_path: --config, or NULL for the default (/etc/objfs/objfs.conf). */
 int ctl_onboard_main(const char *config_path, int argc, char **argv);
 /* socket_path: --socket, or NULL (then the configuration's control_socket). */

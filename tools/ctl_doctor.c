@@ -54,13 +54,6 @@
 #include "ctl.h"
 #include "log.h"
 
-/* Defined in tools/objfs-ctl.c (see there; they belong in tools/ctl.h). */
-int ctl_sock_request(const char *sock, const char *method, const char *endpoint,
-		     const char *body_json, long timeout_s, long *status, char **body,
-		     char *err, size_t errlen);
-time_t ctl_clock(void);
-long ctl_clock_offset(void);
-const char *ctl_health_name(enum objfs_health_state s);
 
 #define DOC_DEFAULT_CONFIG "/etc/objfs/objfs.conf"
 #define DOC_DEFAULT_SOCKET "/run/objfs/ctl.sock"

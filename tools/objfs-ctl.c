@@ -55,24 +55,6 @@
 #define CTL_REQ_TIMEOUT      60L           /* every request but flush */
 #define CTL_BODY_MAX         (16u << 20)   /* bound on an answer we keep */
 
-/*
- * Shared with tools/ctl_doctor.c, which declares them the same way (they
- * belong in tools/ctl.h, which this file does not own).
- *
- * ctl_sock_request: one request on the control socket.  Returns 0 when the
- * daemon answered (any HTTP status, in *status; the body, NUL-terminated
- * and malloc'ed, in *body: the caller frees it), or a negative errno when
- * it did not (-ENOENT/-ECONNREFUSED: no daemon, -EACCES: socket not
- * permitted, -ETIMEDOUT, -EIO) with a one-line message in err that names
- * the socket and says what to do.  body_json may be NULL (no body).
- */
-int ctl_sock_request(const char *sock, const char *method, const char *endpoint,
-		     const char *body_json, long timeout_s, long *status, char **body,
-		     char *err, size_t errlen);
-/* The clock of --direct and doctor: time(NULL) + OBJFS_CTL_CLOCK_OFFSET. */
-time_t ctl_clock(void);
-long ctl_clock_offset(void);
-const char *ctl_health_name(enum objfs_health_state s);
 
 static long clock_offset;
 

@@ -19,10 +19,13 @@ cat > "$DEMO/objfs.conf" <<CONF
 mountpoint = $DEMO/mnt
 cache_dir = $DEMO/cache
 log_level = info
+control_socket = $DEMO/ctl.sock   ; objfs-ctl --socket $DEMO/ctl.sock health
+audit_log = $DEMO/audit.log       ; one JSON line per mutation
 
 [provider local]
 type = local
 root = $DEMO/objects          ; one subdirectory per bucket
+listen = 127.0.0.1:9080         ; serves presigned URLs of local objects
 
 [tenant acme]                   ; bucket acme-uploads
 [tenant globex]                 ; prefix tenants/globex/ of a shared bucket
@@ -38,4 +41,5 @@ while ! mountpoint -q "$DEMO/mnt"; do
 done
 echo "objfs is mounted at $DEMO/mnt (tenants: $(ls "$DEMO/mnt" | tr '\n' ' '))"
 echo "objects land in $DEMO/objects; log: $DEMO/objfs.log"
+echo "control: build/objfs-ctl --socket $DEMO/ctl.sock health | status | presign acme/FILE"
 echo "unmount with: fusermount3 -u $DEMO/mnt"

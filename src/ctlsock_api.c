@@ -22,11 +22,15 @@
  *
  * Provider health probes are cached per (provider, bucket) for 2 s, and
  * one probe of a pair runs at a time, so a monitor polling health cannot
- * flood a store.  The mount check stats the mount point in a short-lived
+ * flood a store.  Probes run in their own threads, started before the
+ * mount check; a request waits for them at most 5 s, so a store that
+ * hangs makes health answer "unreachable" in 5 s, not after the
+ * provider's own timeouts.  The mount check stats the mount point in a short-lived
  * thread with a 2 s bound; at most one such thread exists, so a hung mount
  * costs one stuck thread, not one per request.
  *
- * Locks: api->lock (probe cache, mount probe pointer) and mprobe->lock,
+ * Locks: api->lock (probe cache and its threads, mount probe pointer) and
+ * mprobe->lock,
  * taken in that order; neither is held across a provider call or a stat.
  */
 #include <errno.h>
@@ -62,7 +66,8 @@
 #define CTL_MSG_MAX       512       /* one error line */
 #define CTL_PATH_MAX      (OBJFS_NAME_MAX + 1 + OBJFS_KEY_MAX)  /* TENANT/REL */
 #define CTL_FLUSH_SLICE_MS 250      /* flush checks for shutdown this often */
-#define CTL_PROBE_WAIT_MS 30000     /* longest wait for another request's provider probe */
+#define CTL_PROBE_WAIT_MS 5000      /* a provider probe must answer this fast */
+#define CTL_PROBE_STACK   (1024 * 1024)
 #define CTL_GROUPS_MAX    65536     /* NGROUPS_MAX on Linux */
 
 static const char JSON_TYPE[] = "application/json";
@@ -96,9 +101,9 @@ static void mono_deadline(struct timespec *ts, int64_t at_ms)
 
 /* One (provider, bucket) pair's last probe. */
 struct probe {
-	const struct objfs_prov *prov;
+	struct objfs_prov *prov;
 	char *bucket;                 /* owned */
-	int probing;                  /* a request is probing it now */
+	int probing;                  /* a probe thread runs for it */
 	int have;                     /* res is set */
 	int64_t at_ms;                /* monotonic time of res */
 	struct objfs_health res;
@@ -125,8 +130,9 @@ struct objfs_ctl_api {
 	gid_t admin_gid;
 	pthread_mutex_t lock;         /* order: lock, then an mprobe's lock */
 	pthread_cond_t cv;            /* CLOCK_MONOTONIC; a probe finished */
-	struct probe *probes;         /* lock */
+	struct probe *probes;         /* lock; entries never go away (index = identity) */
 	size_t nprobes, capprobes;    /* lock */
+	unsigned nprobing;            /* lock: probe threads running */
 	struct mprobe *mp;            /* lock: the current mount probe (one ref) */
 };
 
@@ -391,6 +397,12 @@ void objfs_ctl_api_free(struct objfs_ctl_api *api)
 {
 	if (!api)
 		return;
+	/* probe threads write into api: wait for them (a provider call ends
+	 * within its own timeouts) */
+	pthread_mutex_lock(&api->lock);
+	while (api->nprobing)
+		pthread_cond_wait(&api->cv, &api->lock);
+	pthread_mutex_unlock(&api->lock);
 	for (size_t i = 0; i < api->nprobes; i++)
 		free(api->probes[i].bucket);
 	free(api->probes);
@@ -862,22 +874,22 @@ static const char *health_state_name(enum objfs_health_state s)
 	return "degraded";
 }
 
-/* The probe entry of (prov, bucket), added if new; NULL without memory.
- * api->lock held. */
-static struct probe *probe_slot(struct objfs_ctl_api *api, const struct objfs_prov *prov,
-				const char *bucket)
+/* The probe entry of (prov, bucket), added if new: its index, or -1
+ * without memory.  api->lock held. */
+static ssize_t probe_slot(struct objfs_ctl_api *api, struct objfs_prov *prov,
+			  const char *bucket)
 {
 	struct probe *p;
 
 	for (size_t i = 0; i < api->nprobes; i++)
 		if (api->probes[i].prov == prov && !strcmp(api->probes[i].bucket, bucket))
-			return &api->probes[i];
+			return (ssize_t)i;
 	if (api->nprobes == api->capprobes) {
 		size_t cap = api->capprobes ? api->capprobes * 2 : 8;
 		struct probe *np = realloc(api->probes, cap * sizeof(*np));
 
 		if (!np)
-			return NULL;
+			return -1;
 		api->probes = np;
 		api->capprobes = cap;
 	}
@@ -886,92 +898,144 @@ static struct probe *probe_slot(struct objfs_ctl_api *api, const struct objfs_pr
 	p->prov = prov;
 	p->bucket = strdup(bucket);
 	if (!p->bucket)
-		return NULL;
-	api->nprobes++;
-	return p;
+		return -1;
+	return (ssize_t)api->nprobes++;
 }
 
-/* The health of (prov, bucket): a probe younger than 2 s, else a new one
- * (one at a time per pair: others wait for it, bounded). */
-static void probe_health(struct objfs_ctl_api *api, struct objfs_prov *prov, const char *bucket,
-			 struct objfs_health *h)
-{
-	struct objfs_err err;
-	struct probe *p;
+struct probe_job {
+	struct objfs_ctl_api *api;
 	size_t idx;
-	int64_t until = mono_ms() + CTL_PROBE_WAIT_MS;
+	struct objfs_prov *prov;
+	char bucket[];
+};
+
+/* Probes one pair and stores the answer; the api waits for it at free. */
+static void *probe_run(void *arg)
+{
+	struct probe_job *j = arg;
+	struct objfs_ctl_api *api = j->api;
+	struct objfs_health h;
+	struct objfs_err err;
 	int rc;
 
-	memset(h, 0, sizeof(*h));
+	memset(&h, 0, sizeof(h));
+	rc = objfs_prov_health(j->prov, j->bucket, &h, &err);
+	if (rc < 0) {
+		h.state = OBJFS_HEALTH_UNREACHABLE;
+		snprintf(h.detail, sizeof(h.detail), "%s", err.msg[0] ? err.msg : strerror(-rc));
+	}
 	pthread_mutex_lock(&api->lock);
-	p = probe_slot(api, prov, bucket);
-	if (!p) {
-		pthread_mutex_unlock(&api->lock);
+	api->probes[j->idx].res = h;
+	api->probes[j->idx].have = 1;
+	api->probes[j->idx].at_ms = mono_ms();
+	api->probes[j->idx].probing = 0;
+	api->nprobing--;
+	pthread_cond_broadcast(&api->cv);
+	pthread_mutex_unlock(&api->lock);
+	free(j);
+	return NULL;
+}
+
+/* Makes sure (prov, bucket) has an answer younger than 2 s or a probe on
+ * the way (one at a time per pair, in its own thread so that a store that
+ * hangs costs a request at most CTL_PROBE_WAIT_MS).  Its index, or -1. */
+static ssize_t probe_kick(struct objfs_ctl_api *api, struct objfs_prov *prov,
+			  const char *bucket)
+{
+	struct probe_job *j = NULL;
+	pthread_attr_t at;
+	pthread_t th;
+	ssize_t idx;
+	int started = 0;
+
+	pthread_mutex_lock(&api->lock);
+	idx = probe_slot(api, prov, bucket);
+	if (idx < 0 || api->probes[idx].probing ||
+	    (api->probes[idx].have &&
+	     mono_ms() - api->probes[idx].at_ms < OBJFS_CTL_HEALTH_TTL_MS))
+		goto out;
+	j = malloc(sizeof(*j) + strlen(bucket) + 1);
+	if (!j || pthread_attr_init(&at))
+		goto out;
+	j->api = api;
+	j->idx = (size_t)idx;
+	j->prov = prov;
+	memcpy(j->bucket, bucket, strlen(bucket) + 1);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&at, CTL_PROBE_STACK);
+	api->probes[idx].probing = 1;
+	api->nprobing++;
+	if (pthread_create(&th, &at, probe_run, j) == 0) {
+		started = 1;
+	} else {
+		api->probes[idx].probing = 0;
+		api->nprobing--;
+	}
+	pthread_attr_destroy(&at);
+out:
+	pthread_mutex_unlock(&api->lock);
+	if (!started)
+		free(j);
+	return idx;
+}
+
+/* The answer of pair idx, waiting for a running probe until `until`
+ * (monotonic ms). */
+static void probe_result(struct objfs_ctl_api *api, ssize_t idx, int64_t until,
+			 struct objfs_health *h)
+{
+	memset(h, 0, sizeof(*h));
+	if (idx < 0) {
 		h->state = OBJFS_HEALTH_DEGRADED;
 		snprintf(h->detail, sizeof(h->detail), "out of memory");
 		return;
 	}
-	idx = (size_t)(p - api->probes);       /* the array may move while unlocked */
-	for (;;) {
+	pthread_mutex_lock(&api->lock);
+	while (api->probes[idx].probing && mono_ms() < until) {
 		struct timespec ts;
 
-		p = &api->probes[idx];
-		if (p->have && mono_ms() - p->at_ms < OBJFS_CTL_HEALTH_TTL_MS)
-			break;                  /* fresh */
-		if (!p->probing) {
-			p->probing = 1;         /* ours to probe */
-			p = NULL;
-			break;
-		}
-		if (p->have)
-			break;                  /* another request probes: its last answer */
-		if (mono_ms() >= until) {
-			pthread_mutex_unlock(&api->lock);
-			h->state = OBJFS_HEALTH_UNREACHABLE;
-			snprintf(h->detail, sizeof(h->detail),
-				 "a probe has been running for over %d s", CTL_PROBE_WAIT_MS / 1000);
-			return;
-		}
 		mono_deadline(&ts, until);
 		pthread_cond_timedwait(&api->cv, &api->lock, &ts);
 	}
-	if (p) {
-		*h = p->res;
-		pthread_mutex_unlock(&api->lock);
-		return;
-	}
-	pthread_mutex_unlock(&api->lock);
-
-	rc = objfs_prov_health(prov, bucket, h, &err);
-	if (rc < 0) {
+	if (api->probes[idx].probing) {
 		h->state = OBJFS_HEALTH_UNREACHABLE;
-		snprintf(h->detail, sizeof(h->detail), "%s", err.msg[0] ? err.msg : strerror(-rc));
+		snprintf(h->detail, sizeof(h->detail), "no answer within %d s",
+			 CTL_PROBE_WAIT_MS / 1000);
+	} else if (api->probes[idx].have) {
+		*h = api->probes[idx].res;
+	} else {
+		h->state = OBJFS_HEALTH_DEGRADED;
+		snprintf(h->detail, sizeof(h->detail), "cannot start a probe");
 	}
-
-	pthread_mutex_lock(&api->lock);
-	p = &api->probes[idx];
-	p->res = *h;
-	p->have = 1;
-	p->at_ms = mono_ms();
-	p->probing = 0;
-	pthread_cond_broadcast(&api->cv);
 	pthread_mutex_unlock(&api->lock);
 }
 
-static json_t *health_providers(struct objfs_ctl_api *api, int *all_ok)
+/* The groups of live tenants by (provider, bucket), each with its probe
+ * kicked off; *out an array of n entries (tenants: a JSON array each). */
+struct pgroup {
+	struct objfs_prov *prov;
+	const char *bucket;
+	json_t *tenants;
+	ssize_t idx;
+};
+
+static void pgroups_free(struct pgroup *g, size_t n)
+{
+	for (size_t j = 0; g && j < n; j++)
+		json_decref(g[j].tenants);
+	free(g);
+}
+
+static int pgroups_kick(struct objfs_ctl_api *api, struct pgroup **out, size_t *nout)
 {
 	struct objfs_ctx *ctx = api->ctx;
-	size_t n = objfs_tenants_count(&ctx->tenants);
-	json_t *arr = json_array();
-	struct { struct objfs_prov *prov; const char *bucket; json_t *tenants; } *g = NULL;
-	size_t ng = 0;
+	size_t n = objfs_tenants_count(&ctx->tenants), ng = 0;
+	struct pgroup *g = calloc(n ? n : 1, sizeof(*g));
 
-	*all_ok = 1;
-	if (!arr)
-		return NULL;
-	g = calloc(n ? n : 1, sizeof(*g));
+	*out = NULL;
+	*nout = 0;
 	if (!g)
-		goto fail;
+		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		struct objfs_tenant *t = &ctx->tenants.v[i];
 		size_t j;
@@ -991,11 +1055,29 @@ static json_t *health_providers(struct objfs_ctl_api *api, int *all_ok)
 		if (json_array_append_new(g[j].tenants, jstr(t->name)))
 			goto fail;
 	}
-	for (size_t j = 0; j < ng; j++) {
+	for (size_t j = 0; j < ng; j++)
+		g[j].idx = probe_kick(api, g[j].prov, g[j].bucket);
+	*out = g;
+	*nout = ng;
+	return 0;
+fail:
+	pgroups_free(g, ng);
+	return -ENOMEM;
+}
+
+/* The "providers" array from the kicked groups, waiting for their probes
+ * until `until`; *all_ok 0 if any is not ok. */
+static json_t *pgroups_json(struct objfs_ctl_api *api, struct pgroup *g, size_t ng,
+			    int64_t until, int *all_ok)
+{
+	json_t *arr = json_array();
+
+	*all_ok = 1;
+	for (size_t j = 0; arr && j < ng; j++) {
 		struct objfs_health h;
 		json_t *o;
 
-		probe_health(api, g[j].prov, g[j].bucket, &h);
+		probe_result(api, g[j].idx, until, &h);
 		if (h.state != OBJFS_HEALTH_OK)
 			*all_ok = 0;
 		o = json_pack("{s:o, s:o, s:o, s:O, s:s, s:f, s:o}",
@@ -1006,32 +1088,32 @@ static json_t *health_providers(struct objfs_ctl_api *api, int *all_ok)
 			      "state", health_state_name(h.state),
 			      "latency_ms", h.latency_s * 1000.0,
 			      "detail", jstr(h.state == OBJFS_HEALTH_OK ? "" : h.detail));
-		if (json_array_append_new(arr, o))
-			goto fail;
+		if (json_array_append_new(arr, o)) {
+			json_decref(arr);
+			arr = NULL;
+		}
 	}
-	for (size_t j = 0; j < ng; j++)
-		json_decref(g[j].tenants);
-	free(g);
 	return arr;
-fail:
-	for (size_t j = 0; g && j < ng; j++)
-		json_decref(g[j].tenants);
-	free(g);
-	json_decref(arr);
-	return NULL;
 }
 
 static int ep_health(struct req *r)
 {
 	struct objfs_ctx *ctx = r->ctx;
 	struct writeback_stats ws = { 0 };
+	struct pgroup *g = NULL;
+	size_t ng = 0;
 	char detail[256];
 	int mount_ok, provs_ok;
-	int64_t now = wall_ms();
+	int64_t now = wall_ms(), until = mono_ms() + CTL_PROBE_WAIT_MS;
 	json_t *provs;
 
+	/* the provider probes run while the mount is checked: a health
+	 * answer takes at most CTL_PROBE_WAIT_MS, whatever hangs */
+	if (pgroups_kick(r->api, &g, &ng))
+		return resp_oom(r->out);
 	check_mount(r->api, &mount_ok, detail, sizeof(detail));
-	provs = health_providers(r->api, &provs_ok);
+	provs = pgroups_json(r->api, g, ng, until, &provs_ok);
+	pgroups_free(g, ng);
 	if (!provs)
 		return resp_oom(r->out);
 	if (ctx->wb)

@@ -49,8 +49,10 @@
 
 static struct objfs_provider_ops w_ops;
 static pthread_mutex_t w_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t w_cv = PTHREAD_COND_INITIALIZER;
 static unsigned w_health;        /* probes seen */
 static int w_fail_puts;          /* 1: every put fails */
+static int w_hang;               /* 1: health probes wait (at most 20 s) until it is 0 */
 
 static int w_put(struct objfs_provider *p, const char *bucket, const char *key,
 		 const struct objfs_source *src, const struct objfs_putopts *opts,
@@ -69,8 +71,15 @@ static int w_put(struct objfs_provider *p, const char *bucket, const char *key,
 static int w_health_fn(struct objfs_provider *p, const char *bucket, struct objfs_health *out,
 		       struct objfs_err *err)
 {
+	struct timespec dl;
+
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += 20;
 	pthread_mutex_lock(&w_lock);
 	w_health++;
+	while (w_hang)
+		if (pthread_cond_timedwait(&w_cv, &w_lock, &dl) == ETIMEDOUT)
+			break;
 	pthread_mutex_unlock(&w_lock);
 	return objfs_provider_mem.health(p, bucket, out, err);
 }
@@ -149,6 +158,7 @@ static int setup(void **state)
 	e->prov->ops = &w_ops;
 	w_health = 0;
 	w_fail_puts = 0;
+	w_hang = 0;
 	reload_rc = 0;
 	reload_calls = 0;
 
@@ -1039,6 +1049,50 @@ static void test_health(void **state)
 	e->ctx.mountpoint = e->mnt;
 }
 
+static void hang_probes(int on)
+{
+	pthread_mutex_lock(&w_lock);
+	w_hang = on;
+	pthread_cond_broadcast(&w_cv);
+	pthread_mutex_unlock(&w_lock);
+}
+
+/* A store that does not answer: health says so within 5 s, one probe per
+ * pair stays in flight (no pile-up), and the answer comes back with it. */
+static void test_health_hung_provider(void **state)
+{
+	struct env *e = *state;
+	struct timespec t0, t1;
+	json_t *js = NULL;
+	unsigned probes;
+	double el;
+
+	expect(e, &e->root, "GET", "/v1/health", NULL, 200, "warm");
+	usleep(2100 * 1000);                     /* the cached answers expire */
+	hang_probes(1);
+	probes = health_seen();
+	for (int k = 0; k < 2; k++) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		assert_int_equal(call(e, &e->root, "GET", "/v1/health", NULL, &js), 200);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		el = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+		assert_true(el >= 4.5 && el < 8.0);
+		assert_true(json_is_false(json_object_get(js, "healthy")));
+		assert_true(json_is_true(json_object_get(json_object_get(js, "mount"), "ok")));
+		assert_string_equal(json_string_value(json_object_get(
+			provider_entry(js, "acme-bkt"), "state")), "unreachable");
+		assert_non_null(strstr(json_string_value(json_object_get(
+			provider_entry(js, "acme-bkt"), "detail")), "no answer"));
+		json_decref(js);
+	}
+	assert_int_equal(health_seen(), probes + 2);   /* the second request started none */
+	hang_probes(0);
+	usleep(200 * 1000);
+	assert_int_equal(call(e, &e->root, "GET", "/v1/health", NULL, &js), 200);
+	assert_true(json_is_true(json_object_get(js, "healthy")));
+	json_decref(js);
+}
+
 /* Health from many threads at once: one probe per pair, every answer healthy. */
 struct hthread {
 	struct env *e;
@@ -1141,6 +1195,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tenants, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_health, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_health_concurrent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_health_hung_provider, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
 	};

@@ -25,5 +25,6 @@ if [ "${OBJFS_QUICK:-0}" != 1 ]; then
 	LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp" \
 		run_pass build/address SANITIZER=address
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 run_pass build/undefined SANITIZER=undefined
+	make -s fuzz FUZZ_SECONDS=60    # libFuzzer on the control-socket handler (tests/fuzz)
 fi
 echo "=== all tests passed ==="

@@ -153,7 +153,7 @@ static enum MHD_Result answer(struct objfs_ctlsock *cs, struct MHD_Connection *c
 	struct objfs_ctl_resp r;
 	struct ucred uc;
 	enum MHD_Result ret;
-	char safe_url[128];
+	char safe_url[128], safe_method[24];
 	int rc;
 
 	rc = peer_cred(c, &uc);
@@ -165,8 +165,9 @@ static enum MHD_Result answer(struct objfs_ctlsock *cs, struct MHD_Connection *c
 		return MHD_NO;
 	rc = objfs_ctl_handle(cs->api, &peer, method, url, rq->body, rq->len, &r);
 	log_safe(safe_url, sizeof(safe_url), url, 120);
+	log_safe(safe_method, sizeof(safe_method), method, 16);
 	log_debug("control socket: uid %u pid %d %s %s -> %d", (unsigned)uc.uid, (int)uc.pid,
-		  method, safe_url, rc ? 500 : r.status);
+		  safe_method, safe_url, rc ? 500 : r.status);
 	objfs_ctl_peer_clear(&peer);
 	if (rc)
 		return MHD_NO;
@@ -201,9 +202,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 			errno = 0;
 			v = strtoull(cl, &end, 10);
-			if (errno || end == cl || *end || v > OBJFS_CTL_BODY_MAX) {
+			if (errno == ERANGE || (end != cl && !*end && v > OBJFS_CTL_BODY_MAX)) {
 				rq->answered = 1;
 				return queue_error(c, 413, "request body over 65536 bytes");
+			}
+			if (errno || end == cl || *end) {
+				rq->answered = 1;
+				return queue_error(c, 400, "bad Content-Length");
 			}
 		}
 		return MHD_YES;

@@ -58,9 +58,7 @@
 #include "tenant.h"
 #include "writeback.h"
 
-#ifndef OBJFS_VERSION
-#define OBJFS_VERSION "0.1.0"      /* keep in step with src/main.c */
-#endif
+#include "version.h"
 
 #define CTL_JSON_DEPTH    16        /* deepest JSON nesting a request may use */
 #define CTL_MSG_MAX       512       /* one error line */

@@ -63,9 +63,7 @@
 #include "metrics.h"
 
 /* Keep in step with src/main.c (which defines it for --version). */
-#ifndef OBJFS_VERSION
-#define OBJFS_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 #define HTTP_DEF_INFLIGHT      64
 #define HTTP_MAX_INFLIGHT      4096

@@ -34,7 +34,7 @@
 #include "tenant.h"
 #include "writeback.h"
 
-#define OBJFS_VERSION "0.1.0"
+#include "version.h"
 
 static void usage(FILE *out)
 {

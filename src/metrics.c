@@ -52,9 +52,7 @@
 #include "staging.h"
 #include "writeback.h"
 
-#ifndef OBJFS_VERSION
-#define OBJFS_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 const char *const objfs_fsop_names[OBJFS_FSOP__N] = {
 	"getattr", "access", "readlink", "opendir", "readdir", "releasedir", "mknod", "mkdir",

@@ -46,7 +46,7 @@
 #include "log.h"
 #include "presign_local.h"
 
-#define OBJFS_VERSION        "0.1.0"
+#include "version.h"
 #define CTL_DEFAULT_CONFIG   "/etc/objfs/objfs.conf"
 #define CTL_DEFAULT_SOCKET   "/run/objfs/ctl.sock"
 #define CTL_TTL_DEFAULT      900u

@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 
 #include "objmeta.h"
+#include "strutil.h"
 
 #define NS_PER_S INT64_C(1000000000)
 
@@ -104,17 +105,6 @@ static int om_parse_mtime(const char *s, int64_t *out)
 
 /* ---- percent-encoding and base64 ------------------------------------------- */
 
-static int om_hex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes %XX escapes (other bytes are literal); *out malloc'ed, NUL-terminated. */
 static int om_pct_decode(const char *s, char **out, size_t *outlen)
 {
@@ -125,8 +115,8 @@ static int om_pct_decode(const char *s, char **out, size_t *outlen)
 		return -ENOMEM;
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] == '%') {
-			int hi = i + 2 < len ? om_hex(s[i + 1]) : -1;
-			int lo = i + 2 < len ? om_hex(s[i + 2]) : -1;
+			int hi = i + 2 < len ? objfs_hexval(s[i + 1]) : -1;
+			int lo = i + 2 < len ? objfs_hexval(s[i + 2]) : -1;
 
 			if (hi < 0 || lo < 0) {
 				free(buf);

@@ -75,6 +75,7 @@
 #include "presign_local.h"
 #include "presign_server.h"
 #include "tenant.h"
+#include "strutil.h"
 
 #define PS_DEFAULT_LISTEN "127.0.0.1:9080"   /* = provider_local.c LOCAL_DEFAULT_LISTEN */
 #define PS_CONN_LIMIT     64
@@ -119,17 +120,6 @@ struct ps_put {
 
 /* ---- small helpers ---- */
 
-static int ps_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes in into out (outsz bytes with the NUL): 0, -EINVAL for a
  * bad escape or an encoded NUL, -ENAMETOOLONG when it does not fit, -EILSEQ
  * for invalid UTF-8.  '+' stays '+' (this is a path, not a form). */
@@ -141,7 +131,7 @@ static int ps_pct_decode(const char *in, char *out, size_t outsz)
 		int c = (unsigned char)*in;
 
 		if (c == '%') {
-			int h = ps_hexval(in[1]), lo = h < 0 ? -1 : ps_hexval(in[2]);
+			int h = objfs_hexval(in[1]), lo = h < 0 ? -1 : objfs_hexval(in[2]);
 
 			if (h < 0 || lo < 0)
 				return -EINVAL;

@@ -47,6 +47,7 @@
 #include "objfs/provider.h"
 #include "log.h"
 #include "presign_local.h"
+#include "strutil.h"
 
 #define LOCAL_SLOT_SIZE   4096
 #define LOCAL_DATA_OFF    8192
@@ -290,17 +291,6 @@ static uint64_t local_get_le(const unsigned char *b, int n)
 	return v;
 }
 
-static int local_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 static int local_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 {
 	const char *b = buf;
@@ -441,7 +431,7 @@ static int local_seg_dec(const char *name, char *out)
 		if (o >= OBJFS_NAME_MAX)
 			return -EINVAL;
 		if (*s == '%') {
-			int hi = local_hexval(s[1]), lo = hi < 0 ? -1 : local_hexval(s[2]);
+			int hi = objfs_hexval(s[1]), lo = hi < 0 ? -1 : objfs_hexval(s[2]);
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 				return -EINVAL;
 			out[o++] = (char)(hi << 4 | lo);
@@ -563,8 +553,8 @@ static char *local_unescape(const char *s, size_t len)
 		return NULL;
 	for (size_t i = 0; i < len; i++) {
 		int hi, lo;
-		if (s[i] == '%' && i + 2 < len && (hi = local_hexval(s[i + 1])) >= 0 &&
-		    (lo = local_hexval(s[i + 2])) >= 0 && (hi || lo)) {
+		if (s[i] == '%' && i + 2 < len && (hi = objfs_hexval(s[i + 1])) >= 0 &&
+		    (lo = objfs_hexval(s[i + 2])) >= 0 && (hi || lo)) {
 			out[o++] = (char)(hi << 4 | lo);
 			i += 2;
 		} else {

@@ -53,6 +53,7 @@
 #include <libxml/xmlerror.h>
 
 #include "s3xml.h"
+#include "strutil.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -411,17 +412,6 @@ static int etag_copy(const char *s, char *etag)
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* In-place decoding of an EncodingType=url value: "%XY" is a byte and "+" a
  * space (S3 encodes a space as "+" and a plus as "%2B").  -1 on a bad escape
  * or an encoded NUL (a key cannot hold one). */
@@ -433,7 +423,7 @@ static int url_decode(char *s)
 		if (*s == '+') {
 			*o++ = ' ';
 		} else if (*s == '%') {
-			int hi = hexval(s[1]), lo = hi < 0 ? -1 : hexval(s[2]);
+			int hi = objfs_hexval(s[1]), lo = hi < 0 ? -1 : objfs_hexval(s[2]);
 
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 				return -1;

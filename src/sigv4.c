@@ -43,6 +43,7 @@
 #include <openssl/hmac.h>
 
 #include "sigv4.h"
+#include "strutil.h"
 
 #define SIGV4_ALGORITHM   "AWS4-HMAC-SHA256"
 #define SIGV4_TERMINATOR  "aws4_request"
@@ -506,17 +507,6 @@ static void sigv4_params_free(struct sigv4_param *v, size_t n)
 	free(v);
 }
 
-static int sigv4_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes n bytes of s as sent ('%XX' escapes, '+' is a space as in every
  * form-encoded query) and re-encodes them with the unreserved set.
  * *out malloc'ed.  0, -EINVAL (a malformed escape) or -ENOMEM. */
@@ -530,8 +520,8 @@ static int sigv4_reencode(const char *s, size_t n, char **out)
 		unsigned char c = (unsigned char)s[i];
 
 		if (c == '%') {
-			int hi = n - i >= 3 ? sigv4_hexval(s[i + 1]) : -1;
-			int lo = n - i >= 3 ? sigv4_hexval(s[i + 2]) : -1;
+			int hi = n - i >= 3 ? objfs_hexval(s[i + 1]) : -1;
+			int lo = n - i >= 3 ? objfs_hexval(s[i + 2]) : -1;
 
 			if (hi < 0 || lo < 0) {
 				rc = -EINVAL;

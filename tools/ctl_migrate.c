@@ -75,6 +75,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "log.h"
+#include "strutil.h"
 
 #define MG_DEFAULT_CONFIG  "/etc/objfs/objfs.conf"
 #define MG_CHUNK           (8ull << 20)    /* ranged gets, and the smallest part */
@@ -266,17 +267,6 @@ static void esc_put(FILE *f, const char *s)
 	}
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Decodes in place; -EINVAL for a malformed escape or a NUL byte. */
 static int esc_get(char *s)
 {
@@ -288,7 +278,7 @@ static int esc_get(char *s)
 	}
 	for (char *p = s; *p; p++) {
 		if (*p == '%') {
-			int h = hexval((unsigned char)p[1]), l = h < 0 ? -1 : hexval((unsigned char)p[2]);
+			int h = objfs_hexval((unsigned char)p[1]), l = h < 0 ? -1 : objfs_hexval((unsigned char)p[2]);
 
 			if (h < 0 || l < 0 || (h == 0 && l == 0))
 				return -EINVAL;

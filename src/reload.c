@@ -192,13 +192,8 @@ static int setup_new(struct objfs_ctx *ctx, size_t idx, const struct objfs_tenan
 	char why[384];
 	int rc;
 
-	memset(t, 0, sizeof(*t));
-	t->idx = idx;
-	t->conf = c;
+	objfs_tenant_fill(t, idx, c);
 	t->prov = prov;
-	t->name = c->name;
-	t->bucket = c->bucket;
-	t->prefix = c->prefix ? c->prefix : "";
 	rc = objfs_tenant_setup(t, why, sizeof(why));
 	if (rc) {
 		snprintf(msg, msglen, "tenant %s: %s", c->name, why);

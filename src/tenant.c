@@ -140,6 +140,16 @@ int objfs_path_parse(struct objfs_tenants *ts, const char *path, struct objfs_pa
 	return 0;
 }
 
+void objfs_tenant_fill(struct objfs_tenant *t, size_t idx, const struct objfs_tenant_conf *c)
+{
+	memset(t, 0, sizeof(*t));
+	t->idx = idx;
+	t->conf = c;
+	t->name = c->name;
+	t->bucket = c->bucket;
+	t->prefix = c->prefix ? c->prefix : "";
+}
+
 int objfs_tenants_init(struct objfs_tenants *ts, const struct objfs_config *cfg)
 {
 	if (!ts || !cfg)
@@ -151,17 +161,8 @@ int objfs_tenants_init(struct objfs_tenants *ts, const struct objfs_config *cfg)
 	ts->v = calloc(OBJFS_TENANTS_MAX, sizeof(*ts->v));
 	if (!ts->v)
 		return -ENOMEM;
-	for (size_t i = 0; i < cfg->ntenants; i++) {
-		struct objfs_tenant *t = &ts->v[i];
-		const struct objfs_tenant_conf *c = &cfg->tenants[i];
-
-		t->idx = i;
-		t->conf = c;
-		t->prov = NULL;
-		t->name = c->name;
-		t->bucket = c->bucket;
-		t->prefix = c->prefix ? c->prefix : "";
-	}
+	for (size_t i = 0; i < cfg->ntenants; i++)
+		objfs_tenant_fill(&ts->v[i], i, &cfg->tenants[i]);
 	ts->n = cfg->ntenants;
 	return 0;
 }

@@ -44,6 +44,9 @@ static inline size_t objfs_tenants_count(const struct objfs_tenants *ts)
  * must outlive ts.  Free with objfs_tenants_clear.  0, -EINVAL or -ENOMEM.
  */
 int objfs_tenants_init(struct objfs_tenants *ts, const struct objfs_config *cfg);
+/* Fills table entry t (index idx) from conf c, provider unset, not removed:
+ * the one place that knows how an entry maps its conf. */
+void objfs_tenant_fill(struct objfs_tenant *t, size_t idx, const struct objfs_tenant_conf *c);
 /* Frees ts->v (not the providers) and zeroes ts; accepts NULL. */
 void objfs_tenants_clear(struct objfs_tenants *ts);
 

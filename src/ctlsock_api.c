@@ -859,19 +859,6 @@ static void check_mount(struct objfs_ctl_api *api, int *ok, char *detail, size_t
 	mprobe_put(m);
 }
 
-static const char *health_state_name(enum objfs_health_state s)
-{
-	switch (s) {
-	case OBJFS_HEALTH_OK: return "ok";
-	case OBJFS_HEALTH_UNREACHABLE: return "unreachable";
-	case OBJFS_HEALTH_AUTH: return "auth-failed";
-	case OBJFS_HEALTH_NO_BUCKET: return "no-bucket";
-	case OBJFS_HEALTH_CLOCK_SKEW: return "clock-skew";
-	case OBJFS_HEALTH_DEGRADED: return "degraded";
-	}
-	return "degraded";
-}
-
 /* The probe entry of (prov, bucket), added if new: its index, or -1
  * without memory.  api->lock held. */
 static ssize_t probe_slot(struct objfs_ctl_api *api, struct objfs_prov *prov,
@@ -1083,7 +1070,7 @@ static json_t *pgroups_json(struct objfs_ctl_api *api, struct pgroup *g, size_t 
 			      "type", jstr(g[j].prov->ops ? g[j].prov->ops->type : ""),
 			      "bucket", jstr(g[j].bucket),
 			      "tenants", g[j].tenants,
-			      "state", health_state_name(h.state),
+			      "state", objfs_health_state_name(h.state),
 			      "latency_ms", h.latency_s * 1000.0,
 			      "detail", jstr(h.state == OBJFS_HEALTH_OK ? "" : h.detail));
 		if (json_array_append_new(arr, o)) {

@@ -79,3 +79,25 @@ size_t objfs_log_recent(struct objfs_log_entry *out, size_t max)
 	pthread_mutex_unlock(&log_lock);
 	return n;
 }
+
+const char *objfs_log_safe(const char *s, char *buf, size_t size)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	if (!s)
+		return "-";
+	for (; *s && o + 4 < size; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c == 0x7f) {
+			buf[o++] = '%';
+			buf[o++] = hex[c >> 4];
+			buf[o++] = hex[c & 15];
+		} else {
+			buf[o++] = (char)c;
+		}
+	}
+	buf[o] = '\0';
+	return buf;
+}

@@ -24,6 +24,10 @@ struct objfs_log_entry {
 };
 size_t objfs_log_recent(struct objfs_log_entry *out, size_t max);
 
+/* Copies s into buf (size bytes) for a log line, control bytes as %XX and
+ * truncated to fit; NULL gives "-".  Returns buf (or "-"). */
+const char *objfs_log_safe(const char *s, char *buf, size_t size);
+
 #define log_err(...)   objfs_log(OBJFS_LOG_ERROR, __VA_ARGS__)
 #define log_warn(...)  objfs_log(OBJFS_LOG_WARN, __VA_ARGS__)
 #define log_info(...)  objfs_log(OBJFS_LOG_INFO, __VA_ARGS__)

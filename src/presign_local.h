@@ -15,6 +15,9 @@
 #define OBJFS_PRESIGN_SECRET_LEN 32
 #define OBJFS_PRESIGN_HEX_LEN    65          /* 64 hex digits and NUL */
 #define OBJFS_PRESIGN_TTL_MAX    604800      /* 7 days, like S3 */
+/* Where a local provider serves its presigned URLs when `listen` is unset
+ * (the provider signs URLs for it, src/presign_server.c listens on it). */
+#define OBJFS_LOCAL_DEFAULT_LISTEN "127.0.0.1:9080"
 /* The secret of the mem provider (unit tests only; 32 bytes). */
 #define OBJFS_MEM_PRESIGN_SECRET "objfs-mem-provider-test-secret!!"
 

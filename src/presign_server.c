@@ -3,8 +3,8 @@
  *
  * One libmicrohttpd daemon per local provider that a tenant uses, on the
  * provider's `listen` address, read from its [provider NAME] section
- * (default PS_DEFAULT_LISTEN, the same as provider_local.c's
- * LOCAL_DEFAULT_LISTEN, which puts the address into the URLs it signs).
+ * (default OBJFS_LOCAL_DEFAULT_LISTEN, presign_local.h, the address the
+ * provider puts into the URLs it signs).
  *
  * A request goes through these steps, and nothing is read or written before
  * the signature has been checked:
@@ -77,7 +77,6 @@
 #include "tenant.h"
 #include "strutil.h"
 
-#define PS_DEFAULT_LISTEN "127.0.0.1:9080"   /* = provider_local.c LOCAL_DEFAULT_LISTEN */
 #define PS_CONN_LIMIT     64
 #define PS_TIMEOUT_S      30
 #define PS_MEM_LIMIT      (32 * 1024)
@@ -167,27 +166,6 @@ static void ps_mhd_log(void *cls, const char *fmt, va_list ap)
 	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		buf[--n] = '\0';
 	log_debug("presign %s: libmicrohttpd: %s", l->addr, buf);
-}
-
-/* Copies s for a log line, control bytes as %XX. */
-static const char *ps_logstr(const char *s, char *buf, size_t size)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-
-	for (; *s && o + 4 < size; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c < 0x20 || c == 0x7f) {
-			buf[o++] = '%';
-			buf[o++] = hex[c >> 4];
-			buf[o++] = hex[c & 15];
-		} else {
-			buf[o++] = (char)c;
-		}
-	}
-	buf[o] = '\0';
-	return buf;
 }
 
 static void ps_remote(struct MHD_Connection *c, char *buf, size_t size)
@@ -860,7 +838,7 @@ static enum MHD_Result ps_handle(void *cls, struct MHD_Connection *c, const char
 		return ps_reply(c, MHD_HTTP_BAD_REQUEST, NULL, NULL, "key longer than %d bytes",
 				OBJFS_KEY_MAX);
 	snprintf(tpath, sizeof(tpath), "%.100s/%.1024s", bucket, key);
-	ps_logstr(tpath, logkey, sizeof(logkey));
+	objfs_log_safe(tpath, logkey, sizeof(logkey));
 
 	/* 2. the signed method, expiry and signature, each exactly once */
 	memset(&a, 0, sizeof(a));
@@ -1094,7 +1072,7 @@ int objfs_presign_server_start(struct objfs_ctx *ctx, struct objfs_presign_serve
 		s->v[s->n].srv = s;
 		s->v[s->n].prov = p;
 		s->v[s->n].addr = strdup(sec && sec->conf.listen && sec->conf.listen[0] ?
-					 sec->conf.listen : PS_DEFAULT_LISTEN);
+					 sec->conf.listen : OBJFS_LOCAL_DEFAULT_LISTEN);
 		if (!s->v[s->n++].addr) {
 			rc = -ENOMEM;
 			snprintf(err, errlen, "presigned URLs: out of memory");

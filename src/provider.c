@@ -98,26 +98,17 @@ void objfs_prov_free(struct objfs_prov *p)
 	free(p);
 }
 
-/* Copies s into buf for the log line, control bytes as %XX; NULL -> "-". */
-static const char *prov_log_str(const char *s, char *buf, size_t size)
+const char *objfs_health_state_name(enum objfs_health_state s)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-
-	if (!s)
-		return "-";
-	for (; *s && o + 4 < size; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c < 0x20 || c == 0x7f) {
-			buf[o++] = '%';
-			buf[o++] = hex[c >> 4];
-			buf[o++] = hex[c & 15];
-		} else {
-			buf[o++] = (char)c;
-		}
+	switch (s) {
+	case OBJFS_HEALTH_OK: return "ok";
+	case OBJFS_HEALTH_UNREACHABLE: return "unreachable";
+	case OBJFS_HEALTH_AUTH: return "auth-failed";
+	case OBJFS_HEALTH_NO_BUCKET: return "no-bucket";
+	case OBJFS_HEALTH_CLOCK_SKEW: return "clock-skew";
+	case OBJFS_HEALTH_DEGRADED: return "degraded";
 	}
-	buf[o] = '\0';
-	return buf;
+	return "unknown";
 }
 
 static void prov_log(const struct objfs_prov *p, const char *op, const char *bucket,
@@ -126,7 +117,7 @@ static void prov_log(const struct objfs_prov *p, const char *op, const char *buc
 	char b[128], k[1536];
 
 	log_debug("prov %s %s bucket=%s key=%s rc=%d", p->name, op,
-		  prov_log_str(bucket, b, sizeof(b)), prov_log_str(key, k, sizeof(k)), rc);
+		  objfs_log_safe(bucket, b, sizeof(b)), objfs_log_safe(key, k, sizeof(k)), rc);
 }
 
 static int64_t prov_now_ns(void)

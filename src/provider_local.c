@@ -67,7 +67,6 @@
 #define LOCAL_DEFAULT_CT  "application/octet-stream"
 /* The listener (src/presign_server.c) reads `listen` from the configuration
  * and has the same default: keep the two in step. */
-#define LOCAL_DEFAULT_LISTEN "127.0.0.1:9080"
 
 /*
  * Open objects for reads: a ranged get with if_match names one version of
@@ -1114,7 +1113,8 @@ static int local_open(const struct objfs_provider_conf *conf, struct objfs_provi
 	for (int i = 0; i < LOCAL_FDC_SIZE; i++)
 		p->fdc[i].fd = -1;
 	p->clock = conf->clock;
-	p->listen = strdup(conf->listen && *conf->listen ? conf->listen : LOCAL_DEFAULT_LISTEN);
+	p->listen = strdup(conf->listen && *conf->listen ? conf->listen
+							  : OBJFS_LOCAL_DEFAULT_LISTEN);
 	if (!p->listen) {
 		rc = -ENOMEM;
 		goto out;

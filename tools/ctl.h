@@ -32,8 +32,6 @@ int ctl_sock_request(const char *sock, const char *method, const char *endpoint,
 /* The clock of --direct and doctor: time(NULL) + OBJFS_CTL_CLOCK_OFFSET. */
 time_t ctl_clock(void);
 long ctl_clock_offset(void);
-/* "ok", "unreachable", "auth-failed", "no-bucket", "clock-skew", "degraded". */
-const char *ctl_health_name(enum objfs_health_state s);
 
 /* config_path: --config, or NULL for the default (/etc/objfs/objfs.conf). */
 int ctl_onboard_main(const char *config_path, int argc, char **argv);

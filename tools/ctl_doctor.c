@@ -474,7 +474,7 @@ static void doc_providers(struct doc *d)
 			break;
 		}
 		doc_report(d, h.state == OBJFS_HEALTH_DEGRADED ? "warn" : "FAIL", check, fix,
-			   "%s: %s: %s (tenant %s)", where, ctl_health_name(h.state), h.detail,
+			   "%s: %s: %s (tenant %s)", where, objfs_health_state_name(h.state), h.detail,
 			   d->pairs[k].tenant->name);
 	}
 }

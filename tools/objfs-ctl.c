@@ -68,19 +68,6 @@ long ctl_clock_offset(void)
 	return clock_offset;
 }
 
-const char *ctl_health_name(enum objfs_health_state s)
-{
-	switch (s) {
-	case OBJFS_HEALTH_OK: return "ok";
-	case OBJFS_HEALTH_UNREACHABLE: return "unreachable";
-	case OBJFS_HEALTH_AUTH: return "auth-failed";
-	case OBJFS_HEALTH_NO_BUCKET: return "no-bucket";
-	case OBJFS_HEALTH_CLOCK_SKEW: return "clock-skew";
-	case OBJFS_HEALTH_DEGRADED: return "degraded";
-	}
-	return "unknown";
-}
-
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -892,13 +879,13 @@ static int direct_health(const struct objfs_config *cfg, int argc, char **argv)
 		if (json)
 			json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:f, s:s}",
 				"tenant", t->name, "provider", t->provider, "bucket", t->bucket,
-				"state", ctl_health_name(h.state), "latency_ms", h.latency_s * 1000,
+				"state", objfs_health_state_name(h.state), "latency_ms", h.latency_s * 1000,
 				"detail", h.detail));
 		else if (rc)
 			printf("tenant %s: provider %s: %s\n", t->name, t->provider, h.detail);
 		else
 			printf("tenant %s: provider %s bucket %s: %s (%.0f ms) %s\n", t->name,
-			       t->provider, t->bucket, ctl_health_name(h.state), h.latency_s * 1000,
+			       t->provider, t->bucket, objfs_health_state_name(h.state), h.latency_s * 1000,
 			       h.detail);
 		objfs_prov_free(prov);
 	}

@@ -119,6 +119,10 @@ enum objfs_health_state {
 	OBJFS_HEALTH_CLOCK_SKEW,
 	OBJFS_HEALTH_DEGRADED,           /* reachable, but e.g. low on space */
 };
+/* "ok", "unreachable", "auth-failed", "no-bucket", "clock-skew", "degraded"
+ * ("unknown" for anything else): the names health answers use. */
+const char *objfs_health_state_name(enum objfs_health_state s);
+
 struct objfs_health {
 	enum objfs_health_state state;
 	double latency_s;

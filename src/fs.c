@@ -2012,14 +2012,15 @@ static struct handle *fi_handle(const struct fuse_file_info *fi)
 static void op_begin(struct op_scope *sc, enum objfs_fsop op, const char *path,
 		     const struct fuse_file_info *fi)
 {
-	struct handle *h = path ? NULL : fi_handle(fi);
+	struct handle *h = fi_handle(fi);
 
 	sc->op = op;
 	sc->path = path;
-	if (path)
-		sc->t = path_tenant(path);
-	else if (h && h->f)
+	/* a file handle knows its tenant: reads and writes skip the name lookup */
+	if (h && h->f)
 		sc->t = h->f->tenant;
+	else if (path)
+		sc->t = path_tenant(path);
 	else
 		sc->t = h ? path_tenant(h->dir_path) : NULL;
 	clock_gettime(CLOCK_MONOTONIC, &sc->t0);

@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "objfs/provider.h"
 #include "presign_local.h"
 
 int objfs_local_presign_sign(const unsigned char *secret, size_t secretlen,
@@ -83,5 +84,24 @@ int objfs_local_presign_check(const unsigned char *secret, size_t secretlen,
 		return -EACCES;
 	if (now > expires)
 		return -EKEYEXPIRED;
+	return 0;
+}
+
+int objfs_local_presign_verify(const unsigned char *secret, size_t secretlen,
+			       const char *method, const char *bucket, const char *key,
+			       const char *expires_str, const char *signature_hex, time_t now,
+			       struct objfs_err *err)
+{
+	int rc;
+
+	if (!method || (strcmp(method, "GET") != 0 && strcmp(method, "PUT") != 0) ||
+	    !bucket || !key)
+		return objfs_err_set(err, -EACCES, "presigned request: bad method");
+	rc = objfs_local_presign_check(secret, secretlen, method, bucket, key, expires_str,
+				       signature_hex, now);
+	if (rc == -EKEYEXPIRED)
+		return objfs_err_set(err, rc, "presigned URL expired");
+	if (rc < 0)
+		return objfs_err_set(err, -EACCES, "presigned request: bad signature or expiry");
 	return 0;
 }

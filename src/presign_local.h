@@ -35,4 +35,14 @@ int objfs_local_presign_check(const unsigned char *secret, size_t secretlen,
 			      const char *expires_str, const char *signature_hex,
 			      time_t now);
 
+/* The presign_check provider operation over objfs_local_presign_check, for
+ * the providers that sign with a local secret (local, mem): GET/PUT only,
+ * 0, -EACCES (bad method, signature or expiry) or -EKEYEXPIRED, with the
+ * reason in err. */
+struct objfs_err;
+int objfs_local_presign_verify(const unsigned char *secret, size_t secretlen,
+			       const char *method, const char *bucket, const char *key,
+			       const char *expires_str, const char *signature_hex, time_t now,
+			       struct objfs_err *err);
+
 #endif

@@ -2414,18 +2414,9 @@ static int local_presign_check(struct objfs_provider *p, const char *method, con
 			       const char *key, const char *expires, const char *signature,
 			       struct objfs_err *err)
 {
-	int rc;
-
-	if (!method || (strcmp(method, "GET") != 0 && strcmp(method, "PUT") != 0) ||
-	    !bucket || !key)
-		return objfs_err_set(err, -EACCES, "presigned request: bad method");
-	rc = objfs_local_presign_check(p->secret, sizeof(p->secret), method, bucket, key,
-				       expires, signature, p->clock ? p->clock() : time(NULL));
-	if (rc == -EKEYEXPIRED)
-		objfs_err_set(err, rc, "presigned URL expired");
-	else if (rc < 0)
-		objfs_err_set(err, -EACCES, "presigned request: bad signature or expiry");
-	return rc < 0 && rc != -EKEYEXPIRED ? -EACCES : rc;
+	return objfs_local_presign_verify(p->secret, sizeof(p->secret), method, bucket, key,
+					  expires, signature, p->clock ? p->clock() : time(NULL),
+					  err);
 }
 
 static int local_bucket_exists(struct objfs_provider *p, const char *bucket,

@@ -798,19 +798,9 @@ static int mem_presign_check(struct objfs_provider *p, const char *method, const
 			     const char *key, const char *expires, const char *signature,
 			     struct objfs_err *err)
 {
-	int rc;
-
-	if (!method || (strcmp(method, "GET") != 0 && strcmp(method, "PUT") != 0) ||
-	    !bucket || !key)
-		return objfs_err_set(err, -EACCES, "presigned request: bad method");
-	rc = objfs_local_presign_check((const unsigned char *)OBJFS_MEM_PRESIGN_SECRET,
-				       OBJFS_PRESIGN_SECRET_LEN, method, bucket, key, expires,
-				       signature, p->clock ? p->clock() : time(NULL));
-	if (rc == -EKEYEXPIRED)
-		objfs_err_set(err, rc, "presigned URL expired");
-	else if (rc < 0)
-		objfs_err_set(err, -EACCES, "presigned request: bad signature or expiry");
-	return rc < 0 && rc != -EKEYEXPIRED ? -EACCES : rc;
+	return objfs_local_presign_verify((const unsigned char *)OBJFS_MEM_PRESIGN_SECRET,
+					  OBJFS_PRESIGN_SECRET_LEN, method, bucket, key, expires,
+					  signature, p->clock ? p->clock() : time(NULL), err);
 }
 
 static int mem_bucket_exists(struct objfs_provider *p, const char *bucket,

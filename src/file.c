@@ -698,6 +698,8 @@ ssize_t file_write(struct objfs_file *f, const void *buf, size_t len, uint64_t o
 		pthread_mutex_unlock(&f->lock);
 		return rc;
 	}
+	/* before the chunk map changes: the lock drops inside the loop */
+	f->dirty = 1;
 	while (done < len) {
 		uint64_t pos = off + done;
 		size_t idx = (size_t)(pos / csize(f));
@@ -748,7 +750,6 @@ ssize_t file_write(struct objfs_file *f, const void *buf, size_t len, uint64_t o
 			f->size = off + done;
 	}
 	if (done) {
-		f->dirty = 1;
 		f->attr.mtime_ns = now_ns();
 		f->attr.has_mtime = 1;
 		f->ctime_ns = f->attr.mtime_ns;
@@ -766,6 +767,7 @@ int file_truncate(struct objfs_file *f, uint64_t size)
 	if (tc->max_object_size && size > tc->max_object_size)
 		return -EFBIG;
 	pthread_mutex_lock(&f->lock);
+	f->dirty = 1;       /* before the chunk map changes (chunk_prepare drops the lock) */
 	if (size < f->size) {
 		keep = (size_t)((size + csize(f) - 1) / csize(f));
 		for (size_t i = keep; i < f->nchunks; i++) {
@@ -802,7 +804,6 @@ int file_truncate(struct objfs_file *f, uint64_t size)
 		rc = quota_resize(f, size);
 	if (!rc) {
 		f->size = size;
-		f->dirty = 1;
 		f->attr.mtime_ns = now_ns();
 		f->attr.has_mtime = 1;
 		f->ctime_ns = f->attr.mtime_ns;
@@ -818,6 +819,8 @@ int file_materialize(struct objfs_file *f)
 	pthread_mutex_lock(&f->lock);
 	if (f->base_etag) {
 		size_t n = (size_t)((f->base_len + csize(f) - 1) / csize(f));
+
+		f->dirty = 1;   /* before the chunk map changes (chunk_prepare drops the lock) */
 
 		for (size_t i = 0; i < n && rc == 0; i++) {
 			if (ensure_chunks(f, i + 1))
@@ -1215,7 +1218,12 @@ void file_landed(struct objfs_file *f, int64_t seq, const char *old_base, const 
 		f->q_base = size;
 		quota_resize(f, f->size);   /* growth is now counted against the new base */
 
-		if (e && seq == f->last_seq && !f->dirty) {
+		int clean = e && seq == f->last_seq && !f->dirty;
+
+		/* a chunk written since the commit means changes, whatever dirty says */
+		for (size_t i = 0; clean && i < f->nchunks; i++)
+			clean = f->chunks[i].ver <= f->commit_ver;
+		if (clean) {
 			/* The object now holds exactly the file's state: drop the staging. */
 			free(f->base_etag);
 			f->base_etag = e;

@@ -58,7 +58,10 @@ struct objfs_file {
 	size_t nchunks;
 	uint32_t commit_ver;          /* chunks with ver <= commit_ver are frozen */
 	uint32_t cur_ver;             /* version new chunk files get */
-	int dirty;                    /* content or attributes changed since the last commit */
+	int dirty;                    /* content or attributes changed since the last commit;
+				       * set before the chunk map changes, since writers drop
+				       * the lock mid-way and a landing must not then take
+				       * the file for clean and drop their chunks */
 	int new_fid_dir;              /* staging dir created since the last commit */
 	unsigned pending;             /* journal entries not yet landed */
 	int64_t last_seq;             /* seq of the newest journal entry */

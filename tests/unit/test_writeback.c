@@ -71,6 +71,8 @@ static struct {
 	unsigned char *bodies[8];
 	uint64_t body_len[8];
 	unsigned nbodies;
+	int get_gate;            /* 1: gets wait until it opens */
+	unsigned get_blocked;    /* gets waiting at it */
 } w;                             /* w_lock */
 
 static void w_reset(void)
@@ -179,6 +181,26 @@ static int w_put(struct objfs_provider *p, const char *bucket, const char *key,
 	if (fail)
 		return objfs_err_set(err, -EIO, "injected put failure");
 	return objfs_provider_mem.put(p, bucket, key, src, opts, etag_out, err);
+}
+
+/* A get waits (<= 10 s) while get_gate is closed: a reader or writer
+ * fetching base bytes is held there with the file lock dropped. */
+static int w_get(struct objfs_provider *p, const char *bucket, const char *key, uint64_t off,
+		 uint64_t len, const char *if_match, void *buf, uint64_t *got,
+		 struct objfs_err *err)
+{
+	struct timespec dl;
+
+	pthread_mutex_lock(&w_lock);
+	deadline_in(&dl, 10000);
+	w.get_blocked++;
+	pthread_cond_broadcast(&w_cv);
+	while (w.get_gate)
+		if (pthread_cond_timedwait(&w_cv, &w_lock, &dl) == ETIMEDOUT)
+			break;
+	w.get_blocked--;
+	pthread_mutex_unlock(&w_lock);
+	return objfs_provider_mem.get(p, bucket, key, off, len, if_match, buf, got, err);
 }
 
 static int w_create(struct objfs_provider *p, const char *bucket, const char *key,
@@ -345,6 +367,7 @@ static int setup(void **state)
 		return -1;
 	w_ops = objfs_provider_mem;
 	w_ops.put = w_put;
+	w_ops.get = w_get;
 	w_ops.mpu_create = w_create;
 	w_ops.mpu_upload_part = w_part;
 	w_ops.mpu_upload_part_copy = w_copy_part;
@@ -1277,11 +1300,104 @@ static void test_shutdown_without_drain_keeps_staging(void **state)
 	}
 }
 
+/* ---- an upload landing in the middle of a write --------------------------- */
+
+static void w_get_gate_set(int closed)
+{
+	pthread_mutex_lock(&w_lock);
+	w.get_gate = closed;
+	pthread_cond_broadcast(&w_cv);
+	pthread_mutex_unlock(&w_lock);
+}
+
+/* Waits until a get sits at the get gate; 0, or -1 after 10 s. */
+static int w_wait_get_blocked(void)
+{
+	struct timespec dl;
+	int rc = 0;
+
+	deadline_in(&dl, 10000);
+	pthread_mutex_lock(&w_lock);
+	while (w.get_blocked < 1 && rc == 0)
+		if (pthread_cond_timedwait(&w_cv, &w_lock, &dl) == ETIMEDOUT)
+			rc = -1;
+	pthread_mutex_unlock(&w_lock);
+	return rc;
+}
+
+struct write_job {
+	struct objfs_file *f;
+	const unsigned char *buf;
+	size_t len;
+	uint64_t off;
+	ssize_t rc;
+};
+
+static void *write_thread(void *arg)
+{
+	struct write_job *j = arg;
+
+	j->rc = file_write(j->f, j->buf, j->len, j->off);
+	return NULL;
+}
+
+/*
+ * One write() covers two chunks: the first is staged (copy-on-write of a
+ * frozen chunk), the second must be fetched from the base with the file lock
+ * dropped.  The upload of the previous commit lands during that fetch.  The
+ * landing must not take the file for clean and drop the half-written chunk:
+ * the bytes already written to the first chunk have to survive.
+ */
+static void test_landing_during_write(void **state)
+{
+	struct env *e = *state;
+	struct opts o = { .delay_ms = 0, .start = 1 };
+	struct model m = { 0 };
+	unsigned char buf[64];
+	struct write_job job;
+	struct objfs_file *f;
+	pthread_t th;
+
+	env_up(e, &o);
+	model_resize(&m, 2 * (uint64_t)CHUNK);
+	for (uint64_t i = 0; i < m.size; i++)
+		m.b[i] = pat(i, 1);
+	put_object("mid-write", &m);
+	f = open_existing(e, "mid-write", 300);
+	wr(f, &m, 0, 10, 2);                 /* stages chunk 0 */
+	w_gate_set(1);
+	assert_int_equal(file_commit(f), 0);
+	if (w_wait_blocked(1))
+		fail_msg("the upload never started");
+
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = pat(CHUNK - 32 + i, 3);
+	job = (struct write_job){ f, buf, sizeof(buf), CHUNK - 32, 0 };
+	w_get_gate_set(1);
+	assert_int_equal(pthread_create(&th, NULL, write_thread, &job), 0);
+	if (w_wait_get_blocked())
+		fail_msg("the write never fetched chunk 1");
+	w_gate_set(0);                       /* the first commit lands now */
+	assert_int_equal(writeback_wait_file(e->ctx.wb, f, WAIT_S), 0);
+	w_get_gate_set(0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(job.rc, (ssize_t)sizeof(buf));
+	memcpy(m.b + CHUNK - 32, buf, sizeof(buf));
+
+	assert_reads(f, &m);
+	commit_and_wait(e, f);
+	assert_object("mid-write", &m);
+	assert_reads(f, &m);
+	file_put(f);
+	model_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_new_files_land, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cow_while_in_flight, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_landing_during_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_superseded_not_uploaded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_multipart_parallel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_multipart_part_copy, setup, teardown),

@@ -1033,6 +1033,7 @@ static const struct { const char *key; unsigned types; } prov_keys[] = {
 	{ "path_style", PT_S3 },
 	{ "credentials", PT_S3 | PT_GCS | PT_AZURE },
 	{ "account", PT_AZURE },
+	{ "parallel_composite", PT_GCS },
 };
 
 static void cfg_provider_conf_clear(struct objfs_provider_conf *pc)
@@ -1132,11 +1133,14 @@ static int cfg_provider_section(struct cfg_state *st, const struct cfg_sec *sec)
 			return cfg_err(st, -EINVAL, k->line, "%s: empty value", k->name);
 		if (cfg_has_ctl(k->value))
 			return cfg_err(st, -EINVAL, k->line, "%s: control character in value", k->name);
-		if (strcmp(k->name, "path_style") == 0) {
-			if (cfg_parse_bool(k->value, &pc->path_style))
+		if (strcmp(k->name, "path_style") == 0 || strcmp(k->name, "parallel_composite") == 0) {
+			int *b = k->name[0] == 'p' && k->name[1] == 'a' && k->name[2] == 't'
+					 ? &pc->path_style : &pc->parallel_composite;
+
+			if (cfg_parse_bool(k->value, b))
 				return cfg_err(st, -EINVAL, k->line,
-					       "path_style: invalid boolean \"%s\" (true/false, yes/no, on/off, 1/0)",
-					       k->value);
+					       "%s: invalid boolean \"%s\" (true/false, yes/no, on/off, 1/0)",
+					       k->name, k->value);
 			continue;
 		}
 		if (strcmp(k->name, "root") == 0) {
@@ -1172,8 +1176,8 @@ static int cfg_provider_section(struct cfg_state *st, const struct cfg_sec *sec)
 	}
 	if (bit == PT_LOCAL && !pc->root)
 		return cfg_err(st, -EINVAL, sec->line, "[provider %s]: type local needs root", sec->name);
-	if (bit == PT_AZURE && !pc->account)
-		return cfg_err(st, -EINVAL, sec->line, "[provider %s]: type azure needs account", sec->name);
+	/* azure: account may also come from the endpoint or AZURE_STORAGE_ACCOUNT
+	 * (the provider says so when none does); gcs: GOOGLE_APPLICATION_CREDENTIALS */
 	return 0;
 }
 
@@ -1339,6 +1343,15 @@ static int cfg_tenant_section(struct cfg_state *st, const struct cfg_sec *sec)
 			return cfg_err(st, -EINVAL, sec->line,
 				       "tenant %s: bucket \"%s\" from bucket_pattern \"%s\" is not a valid bucket name",
 				       t->name, t->bucket, c->bucket_pattern);
+	}
+	{
+		const struct objfs_provider_section *ps = objfs_config_provider(c, t->provider);
+		struct objfs_err berr = { { 0 } };
+
+		if (ps && objfs_bucket_check_type(ps->conf.type, t->bucket, &berr))
+			return cfg_err(st, -EINVAL, sec->line,
+				       "tenant %s: bucket \"%s\" cannot be a %s bucket: %s",
+				       t->name, t->bucket, ps->conf.type, berr.msg);
 	}
 	if (!t->prefix) {
 		if (!(t->prefix = strdup("")))

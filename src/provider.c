@@ -26,7 +26,8 @@ static const struct objfs_provider_ops *const prov_table[] = {
 	&objfs_provider_local,
 	&objfs_provider_mem,
 	&objfs_provider_s3,
-	/* gcs, azure: added with their files */
+	&objfs_provider_gcs,
+	&objfs_provider_azure,
 };
 
 const struct objfs_provider_ops *objfs_provider_lookup(const char *type)
@@ -216,11 +217,12 @@ int objfs_prov_mpu_create(struct objfs_prov *p, const char *bucket, const char *
 
 int objfs_prov_mpu_upload_part(struct objfs_prov *p, const char *bucket,
 			       const char *key, const char *upload_id, int part_number,
-			       const struct objfs_source *src, char *etag_out,
+			       uint64_t off, const struct objfs_source *src, char *etag_out,
 			       struct objfs_err *err)
 {
 	PROV_CALL_X(mpu_upload_part, OBJFS_PROVOP_MPU_UPLOAD_PART, bucket, key, key,
-		    src ? src->size : 0, 0, bucket, key, upload_id, part_number, src, etag_out, err);
+		    src ? src->size : 0, 0, bucket, key, upload_id, part_number, off, src, etag_out,
+		    err);
 }
 
 int objfs_prov_mpu_upload_part_copy(struct objfs_prov *p, const char *bucket,
@@ -473,6 +475,29 @@ out:
 	if (rc < 0)
 		objfs_err_set(err, rc, "invalid bucket name");
 	return rc;
+}
+
+int objfs_bucket_check_type(const char *type, const char *bucket, struct objfs_err *err)
+{
+	int rc = objfs_bucket_check(bucket, err);
+
+	if (rc || !type)
+		return rc;
+	if (strcmp(type, "azure") == 0) {
+		/* containers: lowercase letters, digits and single hyphens */
+		if (strchr(bucket, '.'))
+			return objfs_err_set(err, -EINVAL, "an Azure container name has no dots");
+		if (strstr(bucket, "--"))
+			return objfs_err_set(err, -EINVAL,
+					     "an Azure container name has no consecutive hyphens");
+	} else if (strcmp(type, "gcs") == 0) {
+		if (strncmp(bucket, "goog", 4) == 0 || strstr(bucket, "google") ||
+		    strstr(bucket, "g00gle"))
+			return objfs_err_set(err, -EINVAL,
+					     "a GCS bucket name may not start with \"goog\" or contain"
+					     " \"google\"");
+	}
+	return 0;
 }
 
 /* ---- ListObjectsV2 page builder ---- */

@@ -1940,7 +1940,7 @@ static int local_part_install(struct objfs_provider *p, const char *id, int n,
 
 static int local_mpu_upload_part(struct objfs_provider *p, const char *bucket,
 				 const char *key, const char *upload_id, int part_number,
-				 const struct objfs_source *src, char *etag_out,
+				 uint64_t off, const struct objfs_source *src, char *etag_out,
 				 struct objfs_err *err)
 {
 	struct objfs_objinfo info = { 0 }, oi = { 0 };

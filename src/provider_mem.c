@@ -568,7 +568,7 @@ static int mem_part_store(struct objfs_provider *p, struct mem_upload *u, int n,
 
 static int mem_mpu_upload_part(struct objfs_provider *p, const char *bucket,
 			       const char *key, const char *upload_id, int part_number,
-			       const struct objfs_source *src, char *etag_out,
+			       uint64_t off, const struct objfs_source *src, char *etag_out,
 			       struct objfs_err *err)
 {
 	unsigned char *data = NULL;

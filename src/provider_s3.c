@@ -1091,7 +1091,7 @@ static int s3_mpu_create(struct objfs_provider *p, const char *bucket, const cha
 
 static int s3_mpu_upload_part(struct objfs_provider *p, const char *bucket,
 			      const char *key, const char *upload_id, int part_number,
-			      const struct objfs_source *src, char *etag_out,
+			      uint64_t off, const struct objfs_source *src, char *etag_out,
 			      struct objfs_err *err)
 {
 	struct objfs_http_resp resp;

@@ -379,7 +379,7 @@ static void *mpu_worker(void *arg)
 				struct objfs_source src = { b.segs, b.nsegs, b.size };
 
 				rc = objfs_prov_mpu_upload_part(t->prov, t->bucket, j->key, j->upload_id,
-								num, &src, part.etag, &err);
+								num, start, &src, part.etag, &err);
 			} else {
 				snprintf(err.msg, sizeof(err.msg), "staging: %s", strerror(-rc));
 			}
@@ -409,7 +409,7 @@ static int upload_multipart(struct objfs_writeback *wb, struct wb_entry *e, cons
 {
 	struct objfs_ctx *ctx = wb->ctx;
 	struct objfs_tenant *t = e->f->tenant;
-	uint64_t cs = ctx->chunk_size, part_chunks;
+	uint64_t cs = ctx->chunk_size, part_chunks, max_parts;
 	struct meta_part *done = NULL;
 	size_t ndone = 0;
 	struct objfs_err err;
@@ -419,8 +419,10 @@ static int upload_multipart(struct objfs_writeback *wb, struct wb_entry *e, cons
 	int rc;
 
 	memset(&j, 0, sizeof(j));
-	/* parts are whole chunks; enough of them that 10,000 parts cover the file */
-	part_chunks = (e->u.size + cs * WB_MAX_PARTS - 1) / (cs * WB_MAX_PARTS);
+	/* parts are whole chunks; enough of them that the store's most parts
+	 * (S3 10,000, Azure 50,000 blocks) cover the file */
+	max_parts = t->prov->ops->mpu_max_parts ? t->prov->ops->mpu_max_parts : WB_MAX_PARTS;
+	part_chunks = (e->u.size + cs * max_parts - 1) / (cs * max_parts);
 	if (part_chunks < 1)
 		part_chunks = 1;
 	while (part_chunks * cs < t->prov->ops->mpu_min_part)
@@ -469,6 +471,8 @@ static int upload_multipart(struct objfs_writeback *wb, struct wb_entry *e, cons
 	}
 	pthread_mutex_init(&j.lock, NULL);
 	nth = ctx->cfg->upload_parallel_parts;
+	if (t->prov->ops->caps & OBJFS_CAP_SEQUENTIAL_PARTS)
+		nth = 1;      /* one worker takes the parts in ascending order */
 	if (nth > 64)
 		nth = 64;
 	if (nth > (unsigned)j.nparts)

@@ -866,8 +866,8 @@ static int put_multipart(struct mg_worker *w, const struct objfs_objinfo *oi, co
 		src.size = len;
 		parts[i].number = (int)i + 1;
 		parts[i].size = len;
-		rc = objfs_prov_mpu_upload_part(m->dst, m->dst_bucket, dkey, id, (int)i + 1, &src,
-						parts[i].etag, &err);
+		rc = objfs_prov_mpu_upload_part(m->dst, m->dst_bucket, dkey, id, (int)i + 1, off,
+						&src, parts[i].etag, &err);
 		if (rc) {
 			snprintf(why, n, "part %zu: %s", i + 1, err.msg[0] ? err.msg : strerror(-rc));
 			goto abort;

@@ -33,6 +33,10 @@
 /* Capability bits in struct objfs_provider_ops.caps. */
 #define OBJFS_CAP_LOCAL_READS 0x1  /* reads are as cheap as a local disk: skip the read cache */
 #define OBJFS_CAP_PART_COPY   0x2  /* mpu_upload_part_copy is server side */
+/* Parts must be sent one at a time in ascending order, each starting where the
+ * previous one ended (a GCS resumable session); the write-back then uploads
+ * them sequentially.  Without it, parts may be sent in parallel, in any order. */
+#define OBJFS_CAP_SEQUENTIAL_PARTS 0x4
 
 struct objfs_err {
 	char msg[OBJFS_ERR_MAX];
@@ -160,8 +164,9 @@ struct objfs_provider_conf {
 	const char *endpoint;
 	const char *region;
 	const char *credentials;         /* path of a credentials file (mode 0600) */
-	const char *account;
+	const char *account;             /* azure: storage account name */
 	int path_style;
+	int parallel_composite;          /* gcs: parallel composite uploads */
 	objfs_clock_fn clock;            /* NULL: time(NULL) */
 };
 
@@ -174,6 +179,7 @@ struct objfs_provider_ops {
 	 * configuration's multipart_threshold says otherwise). */
 	uint64_t mpu_threshold;
 	uint64_t mpu_min_part;           /* smallest part but the last (S3: 5 MiB) */
+	unsigned mpu_max_parts;          /* most parts in one upload; 0: 10,000 (S3) */
 
 	/* Creates an instance; *out is freed with close. */
 	int (*open)(const struct objfs_provider_conf *conf, struct objfs_provider **out,
@@ -217,9 +223,10 @@ struct objfs_provider_ops {
 	int (*mpu_create)(struct objfs_provider *p, const char *bucket, const char *key,
 			  const struct objfs_putopts *opts, char **upload_id,
 			  struct objfs_err *err);
+	/* Part part_number holds bytes [off, off + src->size) of the object. */
 	int (*mpu_upload_part)(struct objfs_provider *p, const char *bucket,
 			       const char *key, const char *upload_id, int part_number,
-			       const struct objfs_source *src, char *etag_out,
+			       uint64_t off, const struct objfs_source *src, char *etag_out,
 			       struct objfs_err *err);
 	/* Part from a byte range of an existing object (src_if_match: its ETag). */
 	int (*mpu_upload_part_copy)(struct objfs_provider *p, const char *bucket,
@@ -316,7 +323,7 @@ int objfs_prov_mpu_create(struct objfs_prov *p, const char *bucket, const char *
 			  struct objfs_err *err);
 int objfs_prov_mpu_upload_part(struct objfs_prov *p, const char *bucket,
 			       const char *key, const char *upload_id, int part_number,
-			       const struct objfs_source *src, char *etag_out,
+			       uint64_t off, const struct objfs_source *src, char *etag_out,
 			       struct objfs_err *err);
 int objfs_prov_mpu_upload_part_copy(struct objfs_prov *p, const char *bucket,
 				    const char *key, const char *upload_id,
@@ -401,10 +408,16 @@ int objfs_key_check(const char *key, struct objfs_err *err);
 /* S3 bucket name rules: 3-63 of [a-z0-9.-], starts and ends with a letter or
  * digit, no "..".  0 or -EINVAL with err set. */
 int objfs_bucket_check(const char *bucket, struct objfs_err *err);
+/* The bucket (container) rules of provider type on top of the S3 ones:
+ * azure: no dots, no "--"; gcs: not starting with "goog", no "google".
+ * 0 or -EINVAL with err saying which rule. */
+int objfs_bucket_check_type(const char *type, const char *bucket, struct objfs_err *err);
 
 /* The built-in providers (src/provider_*.c). */
 extern const struct objfs_provider_ops objfs_provider_local;
 extern const struct objfs_provider_ops objfs_provider_mem;
 extern const struct objfs_provider_ops objfs_provider_s3;
+extern const struct objfs_provider_ops objfs_provider_gcs;
+extern const struct objfs_provider_ops objfs_provider_azure;
 
 #endif

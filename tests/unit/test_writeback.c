@@ -213,7 +213,7 @@ static int w_create(struct objfs_provider *p, const char *bucket, const char *ke
 }
 
 static int w_part(struct objfs_provider *p, const char *bucket, const char *key,
-		  const char *upload_id, int part_number, const struct objfs_source *src,
+		  const char *upload_id, int part_number, uint64_t off, const struct objfs_source *src,
 		  char *etag_out, struct objfs_err *err)
 {
 	struct timespec dl;
@@ -232,8 +232,8 @@ static int w_part(struct objfs_provider *p, const char *bucket, const char *key,
 			break;
 	w_gate_wait_locked();
 	pthread_mutex_unlock(&w_lock);
-	rc = objfs_provider_mem.mpu_upload_part(p, bucket, key, upload_id, part_number, src,
-						 etag_out, err);
+	rc = objfs_provider_mem.mpu_upload_part(p, bucket, key, upload_id, part_number, off,
+						 src, etag_out, err);
 	pthread_mutex_lock(&w_lock);
 	w.parts_inflight--;
 	pthread_mutex_unlock(&w_lock);
@@ -1151,7 +1151,7 @@ static int run_mpu_case(struct env *e, const struct mpu_case *c)
 		struct meta_part mp = { .number = p, .size = len };
 
 		assert_int_equal(objfs_provider_mem.mpu_upload_part(g_prov->impl, BUCKET,
-								    PREFIX "resume.bin", id, p, &src,
+								    PREFIX "resume.bin", id, p, start, &src,
 								    mp.etag, &err), 0);
 		assert_int_equal(meta_journal_add_part(m, v[0].seq, &mp), 0);
 	}

@@ -647,3 +647,54 @@ def s3_factory(objfs_factory, s3server, tmp_path):
 @pytest.fixture
 def s3fs(s3_factory):
     return s3_factory().start()
+
+
+def _store_factory(objfs_factory, tmp_path, server, sections_fn, store):
+    """objfs_factory with every tenant on `server` (sections from
+    sections_fn(server, base)); o.store is `store`, o.server the server."""
+    n = [0]
+
+    def make(sections=None, **kw):
+        n[0] += 1
+        secs = sections_fn(server, str(tmp_path / ("cred%d" % n[0])))
+        for sect, kv in (sections or {}).items():
+            if kv is None:
+                secs[sect] = None
+                continue
+            secs.setdefault(sect, {}).update(kv)
+        o = objfs_factory(secs, **kw)
+        o.store = store
+        o.server = server
+        return o
+    return make
+
+
+@pytest.fixture
+def gcsserver(tmp_path):
+    """The shared GCS test server (OAuth2 JWT, V4 signatures) on 127.0.0.1."""
+    from gcsserver import GcsServer
+    s = GcsServer(tmp_path / "gcs").start()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def gcs_factory(objfs_factory, gcsserver, tmp_path):
+    from gcsserver import GcsStore, gcs_sections
+    return _store_factory(objfs_factory, tmp_path, gcsserver, gcs_sections, GcsStore(gcsserver))
+
+
+@pytest.fixture
+def azureserver(tmp_path):
+    """Azurite (Shared Key, SAS) on 127.0.0.1."""
+    from azureserver import AzureServer
+    s = AzureServer(tmp_path / "azure").start()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def azure_factory(objfs_factory, azureserver, tmp_path):
+    from azureserver import AzureStore, azure_sections
+    return _store_factory(objfs_factory, tmp_path, azureserver, azure_sections,
+                          AzureStore(azureserver))

@@ -29,6 +29,10 @@ LIB_OBJS    := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 HDRS        := $(wildcard src/*.h include/objfs/*.h tests/unit/*.h)
+# The provider contract suite (tests/contract/README.md): one cmocka binary
+# run against any provider; `make unit` runs it for mem and local.
+CONTRACT    := $(BUILD)/tests/provider_contract
+CONTRACT_LOCAL := $(abspath $(BUILD))/contract-local
 
 .PHONY: all asan ubsan test unit integration deps install clean bench demo bench-s3
 
@@ -53,6 +57,9 @@ $(BUILD)/objfs-ctl: $(CTL_SRCS) $(wildcard tools/*.h) $(BUILD)/libobjfs.a $(HDRS
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libobjfs.a $(HDRS) | $(BUILD)/tests
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libobjfs.a $(LDLIBS) $(shell pkg-config --libs cmocka)
 
+$(CONTRACT): tests/contract/provider_contract.c $(BUILD)/libobjfs.a $(HDRS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libobjfs.a $(LDLIBS) $(shell pkg-config --libs cmocka)
+
 $(BUILD)/obj $(BUILD)/tests:
 	mkdir -p $@
 
@@ -61,12 +68,20 @@ asan:
 ubsan:
 	$(MAKE) SANITIZER=undefined
 
-# Unit tests: one cmocka binary per module.
-unit: $(UNIT_BINS)
+# Unit tests: one cmocka binary per module, then the provider contract suite
+# on the mem provider and on a local provider in a fresh directory.
+unit: $(UNIT_BINS) $(CONTRACT)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+	@echo "== $(CONTRACT) (mem, local)"
+	@$(CONTRACT) --provider mem --bucket contract-mem
+	@rm -rf $(CONTRACT_LOCAL) && mkdir -p $(CONTRACT_LOCAL)
+	@printf '[objfs]\ncache_dir = %s/cache\ndefault_provider = local\n[provider local]\ntype = local\nroot = %s/root\n[tenant contract]\n' \
+		$(CONTRACT_LOCAL) $(CONTRACT_LOCAL) > $(CONTRACT_LOCAL)/objfs.conf
+	@$(CONTRACT) --config $(CONTRACT_LOCAL)/objfs.conf --provider local --bucket contract-local
+	@rm -rf $(CONTRACT_LOCAL)
 
 # Integration tests mount the real filesystem (needs /dev/fuse, root or fuse group).
-integration: all
+integration: all $(CONTRACT)
 	OBJFS_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -q -x tests/integration
 
 # The whole suite: normal build, unit + integration tests, then the same under

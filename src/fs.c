@@ -577,12 +577,33 @@ static int relist(struct objfs_ctx *ctx, struct objfs_tenant *t, const char *dir
 		/* objects first, prefixes after: a prefix overrides an object of the
 		 * same name (the directory wins) */
 		for (size_t i = 0; i < l.nobjects; i++) {
-			const char *name = l.objects[i].key + plen;
+			const struct objfs_objinfo *oi = &l.objects[i];
+			const char *name = oi->key + plen;
+			struct meta_entry old;
+			char child[2 * OBJFS_KEY_MAX + 2];
 
 			if (!name[0] || objfs_name_check(name, strlen(name)))
 				continue;
 			names[n] = name;
-			entry_from_info(ctx, &l.objects[i], 0, &ents[n]);
+			snprintf(child, sizeof(child), "%s%s%s", dir, dir[0] ? "/" : "", name);
+			if (oi->has_meta) {
+				entry_from_info(ctx, oi, 0, &ents[n]);
+			} else if (meta_get(ctx->meta, t->name, child, &old) == 0 &&
+				   (old.type == META_FILE || old.type == META_LINK) && old.etag &&
+				   strcmp(old.etag, oi->etag) == 0) {
+				/* a listing without metadata (S3): the same version
+				 * keeps the mode, owner, mtime and link target we know */
+				ents[n] = old;
+				ents[n].fetched_ms = meta_now_ms();
+			} else {
+				/* unknown attributes: defaults, stale at once, so that
+				 * readdir hands no attributes to the kernel and the next
+				 * lookup asks the provider (head) */
+				if (meta_get(ctx->meta, t->name, child, &old) == 0)
+					meta_entry_clear(&old);
+				entry_from_info(ctx, oi, 0, &ents[n]);
+				ents[n].fetched_ms = 0;
+			}
 			n++;
 		}
 		for (size_t i = 0; i < l.nprefixes; i++) {
@@ -731,6 +752,8 @@ static int objfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, of
 				 * kernel takes these attributes (readdirplus) as current */
 				snprintf(child, sizeof(child), "%s%s%s", p.rel, p.rel[0] ? "/" : "",
 					 ents[i].name);
+				int known = 1;
+
 				f = files_lookup(ctx->files, p.tenant, child);
 				if (f) {
 					file_stat(f, &st, f->fid);
@@ -742,13 +765,20 @@ static int objfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, of
 					struct meta_entry cur;
 
 					if (meta_get(ctx->meta, p.tenant->name, child, &cur) == 0 &&
-					    cur.type != META_NEG)
+					    cur.type != META_NEG) {
 						stat_from_entry(&cur, &st);
-					else
+						known = cur.fetched_ms != 0;
+					} else {
 						stat_from_entry(&ents[i], &st);
+						known = ents[i].fetched_ms != 0;
+					}
 					meta_entry_clear(&cur);
 				}
-				if (filler(buf, ents[i].name, &st, (off_t)(ents[i].cookie + 2), plus))
+				/* attributes not known yet (fetched_ms 0, from a listing
+				 * without metadata): a plain entry, the kernel looks the
+				 * name up when it needs them */
+				if (filler(buf, ents[i].name, &st, (off_t)(ents[i].cookie + 2),
+					   known ? plus : 0))
 					full = 1;
 				else
 					after = ents[i].cookie;

@@ -623,7 +623,7 @@ def s3_sections(server, base, secret=None):
 
 
 @pytest.fixture
-def s3_factory(objfs_factory, s3server, tmp_path):
+def s3_factory(s3server, objfs_factory, tmp_path):
     """Like objfs_factory, with the tenants on the s3 provider; o.store reads
     the bucket through botocore and o.s3 is the server."""
     from s3server import S3Store
@@ -679,7 +679,7 @@ def gcsserver(tmp_path):
 
 
 @pytest.fixture
-def gcs_factory(objfs_factory, gcsserver, tmp_path):
+def gcs_factory(gcsserver, objfs_factory, tmp_path):
     from gcsserver import GcsStore, gcs_sections
     return _store_factory(objfs_factory, tmp_path, gcsserver, gcs_sections, GcsStore(gcsserver))
 
@@ -694,7 +694,7 @@ def azureserver(tmp_path):
 
 
 @pytest.fixture
-def azure_factory(objfs_factory, azureserver, tmp_path):
+def azure_factory(azureserver, objfs_factory, tmp_path):
     from azureserver import AzureStore, azure_sections
     return _store_factory(objfs_factory, tmp_path, azureserver, azure_sections,
                           AzureStore(azureserver))

@@ -216,6 +216,10 @@ class S3Store:
             token = r["NextContinuationToken"]
         return sorted(out)
 
+    def objects(self, bucket, prefix=""):
+        """{key: S3Object} of every object under prefix."""
+        return {k: o for k in self.keys(bucket, prefix) for o in [self.head(bucket, k)] if o}
+
     def buckets(self):
         return [b["Name"] for b in self.c.list_buckets().get("Buckets", [])]
 

@@ -525,3 +525,16 @@ int gcs_auth_probe(struct gcs_auth *a, struct gcs_auth_probe *out, struct objfs_
 	free(tok);
 	return rc;
 }
+
+int gcs_auth_cached(struct gcs_auth *a, char *out)
+{
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&a->lock);
+	if (a->token[0] && mono_ms() < a->expire_ms) {
+		snprintf(out, GCS_TOKEN_MAX, "%s", a->token);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&a->lock);
+	return rc;
+}

@@ -71,6 +71,10 @@ void gcs_auth_free(struct gcs_auth *a);
  * or an answer that does not parse), -ENOMEM; err says which. */
 int gcs_auth_token(struct gcs_auth *a, const char *stale, char *out, struct objfs_err *err);
 
+/* 0 and the token in out when one is cached and not past its expiry (no
+ * request made), else -ENOENT. */
+int gcs_auth_cached(struct gcs_auth *a, char *out);
+
 /* One grant attempt, not retried (the health probe): status is the HTTP
  * status (0: no answer), server_date the answer's Date (0: none).  A token
  * obtained is cached.  Returns as gcs_auth_token. */

@@ -123,7 +123,7 @@ static int set_sas(struct azure_cred *out, const char *v, size_t n, const char *
 		return -ENOMEM;
 	}
 	if (!sas_valid(out->sas)) {
-		cerr(err, errlen, "%s: sas_token is not a SAS query (it needs sv= and sig=, "
+		cerr(err, errlen, "%s: sas_token is not a SAS query (it needs the sv and sig parameters, "
 		     "no blanks)", where);
 		return -EINVAL;
 	}
@@ -235,6 +235,13 @@ static int parse_file(char *buf, const char *path, struct azure_cred *out, char 
 		while (vb < e && isspace((unsigned char)*vb))
 			vb++;
 		ve = e;
+		/* a key name is an identifier; anything else is a line that is not
+		 * "key = value" (and may hold a secret: never quoted) */
+		for (const char *c = b; c < ke || c == b; c++)
+			if (c == ke || !(isalnum((unsigned char)*c) || *c == '_')) {
+				cerr(err, errlen, "%s: syntax error (expected key = value)", where);
+				return -EINVAL;
+			}
 		if (vb == ve) {
 			cerr(err, errlen, "%s: empty value", where);
 			return -EINVAL;

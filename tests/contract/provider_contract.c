@@ -68,6 +68,7 @@ enum { ST_NOT_RUN = 0, ST_RUNNING, ST_PASSED, ST_FAILED, ST_NA };
 
 #define MAX_SCRATCH 20000                /* allocations one case may keep */
 #define MAX_UPLOADS 8
+#define MAX_OIS     256
 
 struct case_state {
 	const char *name;
@@ -81,6 +82,8 @@ struct case_state {
 	size_t nscratch, capscratch;
 	struct { char *key; char *id; } uploads[MAX_UPLOADS];   /* aborted at teardown */
 	size_t nuploads;
+	struct objfs_objinfo *ois[MAX_OIS];      /* must_head results, cleared at teardown */
+	size_t nois;
 };
 static struct case_state *CUR;
 
@@ -125,6 +128,8 @@ static void case_fail(const char *file, int line, const char *fmt, ...)
 	vsnprintf(CUR->msg, sizeof(CUR->msg), fmt, ap);
 	va_end(ap);
 	CUR->status = ST_FAILED;
+	printf("[  ERROR   ] %s: %s\n", CUR->name, CUR->msg);
+	fflush(stdout);
 	_fail(file, line);
 	abort();    /* not reached: _fail jumps out of the case */
 }
@@ -325,13 +330,17 @@ static void must_read_equal(const char *key, const unsigned char *want, size_t l
 			     want[i]);
 }
 
-/* Head into oi (cleared by the caller) or fail. */
-static void must_head(const char *key, struct objfs_objinfo *oi)
+/* Head of key or fail; the result is cleared and freed at teardown. */
+static struct objfs_objinfo *must_head(const char *key)
 {
+	struct objfs_objinfo *oi = keep(calloc(1, sizeof(*oi)));
 	struct objfs_err err;
 
-	memset(oi, 0, sizeof(*oi));
+	if (CUR->nois == MAX_OIS)
+		FAIL("test bug: more than %d heads kept", MAX_OIS);
+	CUR->ois[CUR->nois++] = oi;
 	EXPECT_OK(objfs_prov_head(C.p, C.bucket, key, oi, &err), err, "head '%s'", key);
+	return oi;
 }
 
 static void expect_missing(const char *key, const char *why)
@@ -579,7 +588,7 @@ static int case_setup(void **state)
 	CUR->t0 = mono_now();
 	CUR->status = ST_RUNNING;
 	CUR->msg[0] = CUR->note[0] = '\0';
-	CUR->nscratch = CUR->nuploads = 0;
+	CUR->nscratch = CUR->nuploads = CUR->nois = 0;
 	if (!C.p) {
 		/* an earlier case closed the instance and could not reopen it */
 		CUR->status = ST_FAILED;
@@ -626,6 +635,9 @@ static int case_teardown(void **state)
 		objfs_listing_clear(&l);
 	}
 	objfs_listing_clear(&l);
+	for (size_t i = 0; i < cs->nois; i++)
+		objfs_objinfo_clear(cs->ois[i]);       /* the structs are scratch */
+	cs->nois = 0;
 	for (size_t i = 0; i < cs->nscratch; i++)
 		free(cs->scratch[i]);
 	free(cs->scratch);
@@ -676,23 +688,21 @@ static void keys_roundtrip(int with_listing)
 			 etags[i]);
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct objfs_objinfo oi;
+		struct objfs_objinfo *oi;
 		int marker = rel[i][strlen(rel[i]) - 1] == '/';
 		const char *ct = i % 2 ? "text/plain" : "application/octet-stream";
 		uint64_t sz;
 
-		must_head(keys[i], &oi);
-		sz = oi.size;
-		if (!oi.key || strcmp(oi.key, keys[i]) || strcmp(oi.etag, etags[i]) ||
-		    !oi.content_type || strcmp(oi.content_type, ct)) {
+		oi = must_head(keys[i]);
+		sz = oi->size;
+		if (!oi->key || strcmp(oi->key, keys[i]) || strcmp(oi->etag, etags[i]) ||
+		    !oi->content_type || strcmp(oi->content_type, ct)) {
 			char msg[600];
 			snprintf(msg, sizeof(msg), "head '%s': key '%s', etag '%s' (put said '%s'), "
-				 "content type '%s' (expected '%s')", keys[i], oi.key ? oi.key : "(null)",
-				 oi.etag, etags[i], oi.content_type ? oi.content_type : "(null)", ct);
-			objfs_objinfo_clear(&oi);
-			FAIL("%s", msg);
+				 "content type '%s' (expected '%s')", keys[i], oi->key ? oi->key : "(null)",
+				 oi->etag, etags[i], oi->content_type ? oi->content_type : "(null)", ct);
+				FAIL("%s", msg);
 		}
-		objfs_objinfo_clear(&oi);
 		EXPECT(sz == (marker ? 0 : strlen(keys[i])), "head '%s': size %llu", keys[i],
 		       (unsigned long long)sz);
 		must_read_equal(keys[i], (const unsigned char *)keys[i],
@@ -710,11 +720,8 @@ static void keys_roundtrip(int with_listing)
 		EXPECT_OK(objfs_prov_del(C.p, C.bucket, keys[i], &err), err, "delete '%s'", keys[i]);
 		expect_missing(keys[i], "after delete");
 		/* deleting "a" must not take "a/b" with it, nor the reverse */
-		for (size_t j = i + 1; j < n && j < i + 3; j++) {
-			struct objfs_objinfo oi;
-			must_head(keys[j], &oi);
-			objfs_objinfo_clear(&oi);
-		}
+		for (size_t j = i + 1; j < n && j < i + 3; j++)
+			(void)must_head(keys[j]);
 	}
 	if (with_listing)
 		expect_listing(CUR->pfx, NULL, 0, NULL, 0, NULL, 0, 4);
@@ -919,11 +926,10 @@ static void case_ranged_reads(void **state)
 	/* a 0-length object */
 	must_put(empty, "", 0, NULL, NULL);
 	{
-		struct objfs_objinfo oi;
+		struct objfs_objinfo *oi;
 		uint64_t sz;
-		must_head(empty, &oi);
-		sz = oi.size;
-		objfs_objinfo_clear(&oi);
+		oi = must_head(empty);
+		sz = oi->size;
 		EXPECT(sz == 0, "head of a 0-byte object: size %llu", (unsigned long long)sz);
 	}
 	got = 12345;
@@ -1018,25 +1024,23 @@ static void case_copy(void **state)
 	char *src = K("src"), *d1 = K("dst/kept"), *d2 = K("dst/replaced");
 	char e0[OBJFS_ETAG_MAX], e1[OBJFS_ETAG_MAX] = "", e2[OBJFS_ETAG_MAX] = "";
 	struct objfs_putopts o = { .content_type = "text/x-contract", .meta = meta, .nmeta = 4 };
-	struct objfs_objinfo oi;
+	struct objfs_objinfo *oi;
 	struct objfs_err err;
 	int rc;
 
 	(void)state;
 	fill(data, size, 11);
 	must_put(src, data, size, &o, e0);
-	must_head(src, &oi);
-	expect_meta(src, &oi, "text/x-contract", meta, 4);
-	objfs_objinfo_clear(&oi);
+	oi = must_head(src);
+	expect_meta(src, oi, "text/x-contract", meta, 4);
 
 	/* opts NULL: content type and metadata come along */
 	EXPECT_OK(objfs_prov_copy(C.p, C.bucket, src, d1, NULL, e1, &err), err,
 		  "copy with opts NULL");
 	EXPECT(e1[0], "copy: no ETag returned");
-	must_head(d1, &oi);
-	expect_meta(d1, &oi, "text/x-contract", meta, 4);
-	EXPECT(strcmp(oi.etag, e1) == 0, "head after copy: ETag '%s', copy said '%s'", oi.etag, e1);
-	objfs_objinfo_clear(&oi);
+	oi = must_head(d1);
+	expect_meta(d1, oi, "text/x-contract", meta, 4);
+	EXPECT(strcmp(oi->etag, e1) == 0, "head after copy: ETag '%s', copy said '%s'", oi->etag, e1);
 	must_read_equal(d1, data, size);
 
 	/* opts: replaced */
@@ -1046,9 +1050,8 @@ static void case_copy(void **state)
 	o.nmeta = 1;
 	EXPECT_OK(objfs_prov_copy(C.p, C.bucket, src, d2, &o, e1, &err), err,
 		  "copy with new metadata");
-	must_head(d2, &oi);
-	expect_meta(d2, &oi, "application/x-other", meta2, 1);
-	objfs_objinfo_clear(&oi);
+	oi = must_head(d2);
+	expect_meta(d2, oi, "application/x-other", meta2, 1);
 	must_read_equal(d2, data, size);
 
 	/* src == dst: a metadata replace; new ETag, same bytes */
@@ -1057,11 +1060,10 @@ static void case_copy(void **state)
 	o.nmeta = 2;
 	EXPECT_OK(objfs_prov_copy(C.p, C.bucket, src, src, &o, e2, &err), err,
 		  "copy onto itself with new metadata");
-	must_head(src, &oi);
-	expect_meta(src, &oi, "application/octet-stream", meta3, 2);
-	EXPECT(strcmp(oi.etag, e2) == 0, "head after metadata replace: ETag '%s', copy said '%s'",
-	       oi.etag, e2);
-	objfs_objinfo_clear(&oi);
+	oi = must_head(src);
+	expect_meta(src, oi, "application/octet-stream", meta3, 2);
+	EXPECT(strcmp(oi->etag, e2) == 0, "head after metadata replace: ETag '%s', copy said '%s'",
+	       oi->etag, e2);
 	must_read_equal(src, data, size);
 
 	/* onto itself without new metadata: -EINVAL (as S3) */
@@ -1188,7 +1190,7 @@ static const struct objfs_kv mpu_meta[] = {
 static void mpu_finish(struct mpu_plan *m, const char *key, const char *id)
 {
 	char etag[OBJFS_ETAG_MAX] = "";
-	struct objfs_objinfo oi;
+	struct objfs_objinfo *oi;
 	struct objfs_err err;
 
 	EXPECT_OK(objfs_prov_mpu_complete(C.p, C.bucket, key, id, m->parts, (size_t)m->nparts,
@@ -1196,11 +1198,10 @@ static void mpu_finish(struct mpu_plan *m, const char *key, const char *id)
 		  m->nparts, (unsigned long long)m->part);
 	untrack_upload(id);
 	EXPECT(etag[0], "complete: no ETag returned");
-	must_head(key, &oi);
-	EXPECT(strcmp(oi.etag, etag) == 0, "head after complete: ETag '%s', complete said '%s'",
-	       oi.etag, etag);
-	expect_meta(key, &oi, "application/x-contract", mpu_meta, 3);
-	objfs_objinfo_clear(&oi);
+	oi = must_head(key);
+	EXPECT(strcmp(oi->etag, etag) == 0, "head after complete: ETag '%s', complete said '%s'",
+	       oi->etag, etag);
+	expect_meta(key, oi, "application/x-contract", mpu_meta, 3);
 	must_read_equal(key, m->data, m->size);
 }
 

@@ -38,6 +38,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,7 @@
 #define AZ_COPY_WAIT_S    600                /* longest wait for a pending copy */
 #define AZ_ID_HEX         32                 /* random part of an upload id */
 #define AZ_BLOCK_PREFIX   24                 /* of it in each block id */
+#define AZ_ABORTED_MAX    256                /* aborted upload ids remembered */
 
 struct objfs_provider {
 	char *name;
@@ -77,6 +79,12 @@ struct objfs_provider {
 	objfs_clock_fn clock;
 	struct azure_cred cred;
 	struct objfs_http *http;
+	/* Upload ids aborted by this instance (a ring), so a later part or
+	 * complete of one is -ENOENT as the contract says; Azure itself has no
+	 * upload object to delete. */
+	pthread_mutex_t aborted_lock;
+	char aborted[AZ_ABORTED_MAX][AZ_ID_HEX + 1];   /* aborted_lock */
+	unsigned naborted;                             /* aborted_lock: next slot */
 };
 
 /* One request as az_prepare signs it. */
@@ -422,6 +430,7 @@ static void az_close(struct objfs_provider *p)
 		return;
 	objfs_http_free(p->http);
 	azure_cred_clear(&p->cred);
+	pthread_mutex_destroy(&p->aborted_lock);
 	free(p->name);
 	free(p->scheme);
 	free(p->authority);
@@ -502,6 +511,7 @@ static int az_open(const struct objfs_provider_conf *conf, struct objfs_provider
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return objfs_err_set(err, -ENOMEM, "out of memory");
+	pthread_mutex_init(&p->aborted_lock, NULL);
 	p->clock = conf->clock;
 	p->name = strdup(name);
 	if (!p->name) {
@@ -640,6 +650,8 @@ static int az_head(struct objfs_provider *p, const char *bucket, const char *key
 
 	memset(&resp, 0, sizeof(resp));
 	memset(out, 0, sizeof(*out));
+	if ((rc = objfs_key_check(key, err)))
+		return rc;
 	rc = head_raw(p, bucket, key, &resp, err);
 	if (rc == 0 && (rc = info_from_headers(&resp, key, out)))
 		objfs_err_set(err, rc, "out of memory");
@@ -657,6 +669,8 @@ static int az_get(struct objfs_provider *p, const char *bucket, const char *key,
 	int rc;
 
 	*got = 0;
+	if ((rc = objfs_key_check(key, err)))
+		return rc;
 	if (len == 0)
 		return 0;
 	memset(&resp, 0, sizeof(resp));
@@ -805,6 +819,8 @@ static int az_del(struct objfs_provider *p, const char *bucket, const char *key,
 
 	memset(&resp, 0, sizeof(resp));
 	memset(&r, 0, sizeof(r));
+	if ((rc = objfs_key_check(key, err)))
+		return rc;
 	r.method = "DELETE";
 	r.path = az_path(p, bucket, key);
 	req_hdr(&r, "x-ms-delete-snapshots", "include");
@@ -1165,6 +1181,30 @@ bad:
 	return objfs_err_set(err, -ENOENT, "azure: not an upload id of this provider");
 }
 
+static int upload_aborted(struct objfs_provider *p, const struct az_upload *u)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&p->aborted_lock);
+	for (unsigned i = 0; i < AZ_ABORTED_MAX && !found; i++)
+		found = !strcmp(p->aborted[i], u->hex);
+	pthread_mutex_unlock(&p->aborted_lock);
+	return found;
+}
+
+/* upload_parse, and -ENOENT for an upload this instance aborted. */
+static int upload_open(struct objfs_provider *p, const char *id, struct az_upload *u,
+		       struct objfs_err *err)
+{
+	int rc = upload_parse(id, u, err);
+
+	if (rc == 0 && upload_aborted(p, u)) {
+		upload_clear(u);
+		rc = objfs_err_set(err, -ENOENT, "azure: the upload was aborted");
+	}
+	return rc;
+}
+
 /* The block id of part n: base64 of "HEX24-NNNNN" (30 bytes: 40 characters,
  * no padding), the same width for every part of every upload. */
 static void block_id(const char *hex, int n, char out[41])
@@ -1235,7 +1275,9 @@ static int az_mpu_upload_part(struct objfs_provider *p, const char *bucket,
 	if (!src || src->size == 0 || src->size > AZ_BLOCK_MAX)
 		return objfs_err_set(err, -EINVAL, "azure put-block: a block of %llu bytes "
 				     "(1 byte to 4000 MiB)", src ? (unsigned long long)src->size : 0ull);
-	rc = upload_parse(upload_id, &u, err);
+	if ((rc = objfs_key_check(key, err)))
+		return rc;
+	rc = upload_open(p, upload_id, &u, err);
 	if (rc)
 		return rc;
 	block_id(u.hex, part_number, bid);
@@ -1270,7 +1312,9 @@ static int az_mpu_complete(struct objfs_provider *p, const char *bucket, const c
 
 	memset(&resp, 0, sizeof(resp));
 	memset(&r, 0, sizeof(r));
-	rc = upload_parse(upload_id, &u, err);
+	if ((rc = objfs_key_check(key, err)))
+		return rc;
+	rc = upload_open(p, upload_id, &u, err);
 	if (rc)
 		return rc;
 	if (nparts == 0 || nparts > AZ_MAX_BLOCKS) {
@@ -1338,10 +1382,14 @@ static int az_mpu_abort(struct objfs_provider *p, const char *bucket, const char
 	struct az_upload u;
 	int rc;
 
-	(void)p;
 	(void)bucket;
 	(void)key;
-	rc = upload_parse(upload_id, &u, err);
+	rc = upload_open(p, upload_id, &u, err);
+	if (rc == 0) {
+		pthread_mutex_lock(&p->aborted_lock);
+		memcpy(p->aborted[p->naborted++ % AZ_ABORTED_MAX], u.hex, sizeof(u.hex));
+		pthread_mutex_unlock(&p->aborted_lock);
+	}
 	upload_clear(&u);
 	return rc;
 }
@@ -1370,7 +1418,7 @@ static int az_mpu_list_parts(struct objfs_provider *p, const char *bucket,
 	*nparts = 0;
 	memset(&resp, 0, sizeof(resp));
 	memset(&r, 0, sizeof(r));
-	rc = upload_parse(upload_id, &u, err);
+	rc = upload_open(p, upload_id, &u, err);
 	if (rc)
 		return rc;
 	r.method = "GET";

@@ -536,7 +536,8 @@ static size_t expect_listing(const char *prefix, const char *delim, unsigned max
 	size_t npages = 0;
 	int rc;
 
-	qsort(want_objs, nwant_objs, sizeof(char *), cmp_str);
+	if (nwant_objs)
+		qsort(want_objs, nwant_objs, sizeof(char *), cmp_str);
 	if (nwant_pfxs)
 		qsort(want_pfxs, nwant_pfxs, sizeof(char *), cmp_str);
 	rc = list_all(C.p, C.bucket, prefix, delim, max_keys, max_pages, &objs, &pfxs, &npages,

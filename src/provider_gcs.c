@@ -1452,7 +1452,7 @@ static int resumable_part(struct objfs_provider *p, const char *bucket, const ch
 			  const struct objfs_source *src, char *etag_out, struct objfs_err *err)
 {
 	uint64_t end = off + src->size, persisted;
-	int final = src->size % GCS_CHUNK_ALIGN != 0, known, failures = 0, rc;
+	int final = src->size % GCS_CHUNK_ALIGN != 0, known, first_use, failures = 0, rc;
 	struct sess_state st;
 	uint32_t crc = 0;
 
@@ -1470,6 +1470,7 @@ static int resumable_part(struct objfs_provider *p, const char *bucket, const ch
 				     bucket, key, strerror(-rc));
 	final = final || src->size == 0;
 	persisted = sess_get(p, uri, &known);
+	first_use = !known;
 	for (int round = 0; round < GCS_PART_ROUNDS; round++) {
 		struct objfs_seg *segs = NULL;
 		struct objfs_source body;
@@ -1489,11 +1490,14 @@ static int resumable_part(struct objfs_provider *p, const char *bucket, const ch
 				break;
 			persisted = st.persisted;
 			known = 1;
-			if (persisted != off || st.final)
-				log_info("gcs upload %s/%s part %d: the session holds %" PRIu64
-					 " bytes%s; part is bytes %" PRIu64 "-%" PRIu64 ", sending"
-					 " from the server's offset", bucket, key, part_number,
-					 persisted, st.final ? " (finalized)" : "", off, end);
+			/* a session this process did not start (a restart), or a
+			 * part the journal did not record: say where it resumes */
+			if (first_use || persisted != off || st.final)
+				log_info("gcs upload %s/%s part %d: resuming the session at byte %"
+					 PRIu64 " (the server's offset%s; the part is bytes %" PRIu64
+					 "-%" PRIu64 ")", bucket, key, part_number, persisted,
+					 st.final ? ", finalized" : "", off, end - 1);
+			first_use = 0;
 		}
 		if (st.final) {
 			if (persisted < end) {
@@ -1573,10 +1577,11 @@ static int parse_part_etag(const char *etag, uint32_t *crc, const char **gen)
 }
 
 /* The object's CRC and size from its parts; *final_gen the generation a
- * part recorded when it finalized the upload (NULL if none did). */
+ * part recorded when it finalized the upload (NULL if none did).  In a
+ * composite upload every part names its temporary's generation instead. */
 static int parts_crc(const char *bucket, const char *key, const struct objfs_part *parts,
-		     size_t nparts, uint32_t *crc, uint64_t *total, const char **final_gen,
-		     struct objfs_err *err)
+		     size_t nparts, int composite, uint32_t *crc, uint64_t *total,
+		     const char **final_gen, struct objfs_err *err)
 {
 	*crc = 0;
 	*total = 0;
@@ -1588,12 +1593,15 @@ static int parts_crc(const char *bucket, const char *key, const struct objfs_par
 		if (parts[i].number != (int)i + 1 || parse_part_etag(parts[i].etag, &c, &g))
 			return objfs_err_set(err, -EINVAL, "gcs upload %s/%s: part %zu is missing or"
 					     " its record is unusable", bucket, key, i + 1);
-		if (g && i + 1 != nparts)
+		if (composite && !g)
+			return objfs_err_set(err, -EINVAL, "gcs upload %s/%s: part %zu has no"
+					     " temporary object", bucket, key, i + 1);
+		if (!composite && g && i + 1 != nparts)
 			return objfs_err_set(err, -EINVAL, "gcs upload %s/%s: part %zu finalized the"
 					     " upload but is not the last", bucket, key, i + 1);
 		*crc = objfs_crc32c_combine(*crc, c, parts[i].size);
 		*total += parts[i].size;
-		*final_gen = g;
+		*final_gen = composite ? NULL : g;
 	}
 	return 0;
 }
@@ -1756,7 +1764,7 @@ static int compose_complete(struct objfs_provider *p, const char *bucket, const 
 	if (compose_parse(upload_id, id, &dres))
 		return objfs_err_set(err, -EINVAL, "gcs upload %s/%s: unusable composite upload id",
 				     bucket, key);
-	rc = parts_crc(bucket, key, parts, nparts, &crc, &total, &fg, err);
+	rc = parts_crc(bucket, key, parts, nparts, 1, &crc, &total, &fg, err);
 	if (rc)
 		goto out;
 	cond = json_string_value(json_object_get(dres, "ifGenerationMatch"));
@@ -1942,7 +1950,7 @@ static int gcs_mpu_complete(struct objfs_provider *p, const char *bucket, const 
 		return objfs_err_set(err, -EINVAL, "gcs upload %s/%s: the upload id is not a session"
 				     " URI of this endpoint", bucket, key);
 	memset(&st, 0, sizeof(st));
-	rc = parts_crc(bucket, key, parts, nparts, &crc, &total, &fgen, err);
+	rc = parts_crc(bucket, key, parts, nparts, 0, &crc, &total, &fgen, err);
 	if (rc)
 		return rc;
 	if (!fgen) {

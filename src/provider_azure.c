@@ -791,7 +791,8 @@ static int az_list(struct objfs_provider *p, const char *bucket, const char *pre
 		memset(&r, 0, sizeof(r));
 		r.method = "GET";
 		r.path = az_path(p, bucket, NULL);
-		r.query = strdup(q);
+		if (!(r.query = strdup(q)))
+			r.nomem = 1;
 		rc = az_call(p, "list", bucket, prefix, &r, NULL, NULL, 0, AZ_LIST_BODY_MAX,
 			     &resp, err);
 		if (rc == 0) {

@@ -136,8 +136,9 @@ def test_ls_stat_chmod_utime_rename_unlink(gcsfs):
     assert after.generation == before.generation
     assert int(after.metageneration) > int(before.metageneration)
     assert o.ops(off)["put"] == 0
-    assert "PATCH /storage/v1/b/%s/o/d%%2Fe%%2Ff00?ifGenerationMatch=%s" % (
-        bucket, before.generation) in o.server.log_text()
+    patch = "PATCH /storage/v1/b/%s/o/d%%2Fe%%2Ff00?ifGenerationMatch=%s" % (
+        bucket, before.generation)
+    wait_until(lambda: patch in o.server.log_text(), 5, what="the PATCH in the server's log")
     # rename: server-side rewrites, then deletes
     off = o.log_offset()
     os.rename(o.p("acme", "d"), o.p("acme", "moved"))
@@ -385,8 +386,9 @@ def test_parallel_composite_upload(gcs_factory):
     assert log.count("/o/c%2Fcomp.bin/compose") == 1
     assert "uploadType=resumable" not in log
     # the temporaries are gone, and were beside the key
-    assert re.search(r"DELETE /storage/v1/b/%s/o/c%%2F.objfs-compose-[0-9a-f]{16}-00003 " % bucket,
-                     log), log[-2000:]
+    wait_until(lambda: re.search(r"DELETE /storage/v1/b/%s/o/c%%2F.objfs-compose-[0-9a-f]{16}"
+                                 r"-00003 " % bucket, o.server.log_text()), 10,
+               what="the temporaries' deletion")
     keys = o.store.keys(bucket, "c/")
     assert "c/comp.bin" in keys and not [k for k in keys if ".objfs-compose-" in k], keys
     got = node_client(o.server, "read", bucket, "c/comp.bin")

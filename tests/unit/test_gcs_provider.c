@@ -35,6 +35,7 @@ struct srv {
 	char *tools;
 	char endpoint[64];
 	char key[600];
+	int port;
 };
 
 static int free_port(void)
@@ -62,6 +63,7 @@ static int setup(void **state)
 	snprintf(start, sizeof(start), "%s/start.sh", s->tools);
 	if (access(start, X_OK))
 		fail_msg("the GCS test server is missing: %s (set OBJFS_GCS_TEST_SERVER)", start);
+	s->port = port;
 	s->dir = tu_mkdtemp("gcs-unit");
 	assert_non_null(s->dir);
 	assert_true(asprintf(&cmd, "GCS_TEST_DEBUG=1 %s %d %s >/dev/null", start, port, s->dir) > 0);
@@ -105,13 +107,16 @@ static struct objfs_prov *open_prov(struct srv *s, int composite)
 	return p;
 }
 
-/* Lines of the server's request log containing needle. */
+/* Lines of the server's request log containing needle.  The server logs a
+ * request when its answer has been sent, so a client can be faster than
+ * the line: give it a moment first. */
 static int log_count(struct srv *s, const char *needle)
 {
 	char path[600], line[4096];
 	FILE *f;
 	int n = 0;
 
+	usleep(300 * 1000);
 	snprintf(path, sizeof(path), "%s/gcs.log", s->dir);
 	f = fopen(path, "r");
 	assert_non_null(f);
@@ -302,12 +307,39 @@ static void test_errnos(void **state)
 	objfs_prov_free(p);
 }
 
+/* The server restarted: it forgot every token (and bucket).  The cached
+ * token is answered 401, refreshed once, and the request goes through. */
+static void test_401_refreshes_once(void **state)
+{
+	struct srv *s = *state;
+	struct objfs_prov *p = open_prov(s, 0);
+	struct objfs_err err = { "" };
+	char *cmd = NULL;
+	int grants, refused;
+
+	assert_int_equal(objfs_prov_bucket_create(p, "unit-401", &err), 0);
+	assert_true(asprintf(&cmd, "%s/stop.sh %s && GCS_TEST_DEBUG=1 %s/start.sh %d %s >/dev/null",
+			     s->tools, s->dir, s->tools, s->port, s->dir) > 0);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	grants = log_count(s, "POST /token auth=- -> 200");
+	refused = log_count(s, "POST /storage/v1/b?project=objfs-test auth=Bearer");
+	assert_int_equal(objfs_prov_bucket_create(p, "unit-401", &err), 0);
+	assert_int_equal(log_count(s, "POST /token auth=- -> 200") - grants, 1);
+	assert_int_equal(log_count(s, "POST /storage/v1/b?project=objfs-test auth=Bearer") - refused,
+			 2);
+	assert_int_equal(log_count(s, "-> 401"), 2);      /* start.sh's probe, then ours */
+	assert_int_equal(objfs_prov_bucket_exists(p, "unit-401", &err), 0);
+	objfs_prov_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_resume_with_lagging_journal),
 		cmocka_unit_test(test_composite_rounds),
 		cmocka_unit_test(test_errnos),
+		cmocka_unit_test(test_401_refreshes_once),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -580,7 +580,10 @@ def main():
     clients = {}
     skipped = {}
     if want_gcs:
-        gcs = GcsServer(os.path.join(work, "gcs"), debug=False).start()
+        try:
+            gcs = GcsServer(os.path.join(work, "gcs"), debug=False).start()
+        except RuntimeError as e:
+            die(str(e))
         with open(os.path.join(work, "gcs-server.dir"), "w") as f:
             f.write(gcs.dir + "\n")         # run-cloud.sh's safety net: stop.sh DIR
         stores["gcs"] = GcsStore(gcs)
@@ -606,7 +609,11 @@ def main():
         # devstoreaccount1 and its well-known key: the account rclone's
         # use_emulator signs for (the "same Azurite (use_emulator)")
         azure = AzureServer(os.path.join(work, "azure"), account=EMULATOR_ACCOUNT,
-                            key=EMULATOR_KEY).start()
+                            key=EMULATOR_KEY)
+        try:
+            azure.start()
+        except RuntimeError as e:
+            die(str(e))
         with open(os.path.join(work, "azurite.pid"), "w") as f:
             f.write("%d\n" % azure.proc.pid)
         stores["azure"] = AzureStore(azure)

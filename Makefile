@@ -34,7 +34,7 @@ HDRS        := $(wildcard src/*.h include/objfs/*.h tests/unit/*.h)
 CONTRACT    := $(BUILD)/tests/provider_contract
 CONTRACT_LOCAL := $(abspath $(BUILD))/contract-local
 
-.PHONY: all asan ubsan test unit integration deps install clean bench demo bench-s3
+.PHONY: all asan ubsan test unit integration deps install clean bench demo bench-s3 bench-cloud
 
 all: $(BUILD)/objfs $(BUILD)/objfs-ctl
 
@@ -102,6 +102,11 @@ bench: all
 # objfs vs s3fs, rclone and aws cli against one s3rver (on demand, never in CI).
 bench-s3: all
 	bench/run-s3.sh $(BENCH_ARGS)
+
+# objfs on gcs and azure vs rclone, against the GCS test server and Azurite
+# (on demand, never in CI).
+bench-cloud: all
+	bench/run-cloud.sh $(BENCH_ARGS)
 
 # `make install [DESTDIR=...] [PREFIX=/usr/local] [SBINDIR=/sbin] [SYSTEMDDIR=...]`
 # installs objfs and objfs-ctl in $(PREFIX)/bin, the mount(8) helper in

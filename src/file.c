@@ -378,7 +378,7 @@ ssize_t file_read_base(struct objfs_ctx *ctx, struct objfs_tenant *t, const char
 	uint64_t got = 0;
 	int rc;
 
-	if (ctx->rcache && (ctx->rcache_all || !(t->prov->ops->caps & OBJFS_CAP_LOCAL_READS)))
+	if (ctx->rcache && (ctx->rcache_all || !(objfs_prov_caps(t->prov) & OBJFS_CAP_LOCAL_READS)))
 		return objfs_readcache_read(ctx->rcache, t->prov, t->bucket, key, etag, obj_size,
 					    off, len, buf, stream);
 	rc = objfs_prov_get(t->prov, t->bucket, key, off, len, etag, buf, &got, &err);

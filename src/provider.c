@@ -89,6 +89,11 @@ out:
 	return rc;
 }
 
+unsigned objfs_prov_caps(const struct objfs_prov *p)
+{
+	return p->ops->instance_caps ? p->ops->instance_caps(p->impl) : p->ops->caps;
+}
+
 void objfs_prov_free(struct objfs_prov *p)
 {
 	if (!p)
@@ -129,9 +134,15 @@ static int64_t prov_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+static int key_too_long(const char *key)
+{
+	return key && strnlen(key, OBJFS_KEY_MAX + 1) > OBJFS_KEY_MAX;
+}
+
 /*
- * The body of every wrapper: clear err, -ENOSYS for a missing op, one log
- * line, one metrics record.  mkey is the key that names the tenant for the
+ * The body of every wrapper: clear err, -ENOSYS for a missing op,
+ * -ENAMETOOLONG for a key (or prefix) past OBJFS_KEY_MAX whatever the store
+ * would say, one log line, one metrics record.  mkey is the key that names the tenant for the
  * metrics; UP and DOWN (evaluated only on success) the object bytes moved.
  */
 #define PROV_CALL_X(opname, OPID, bucket, key, mkey, UP, DOWN, ...)             \
@@ -142,6 +153,9 @@ static int64_t prov_now_ns(void)
 		if (!p->ops->opname)                                            \
 			rc_ = objfs_err_set(err, -ENOSYS, "%s: %s not supported", \
 					    p->ops->type, #opname);             \
+		else if (key_too_long(key))                                     \
+			rc_ = objfs_err_set(err, -ENAMETOOLONG,                 \
+					    "key longer than %d bytes", OBJFS_KEY_MAX); \
 		else                                                            \
 			rc_ = p->ops->opname(p->impl, __VA_ARGS__);             \
 		prov_log(p, #opname, bucket, key, rc_);                         \

@@ -1205,8 +1205,13 @@ static int gcs_copy(struct objfs_provider *p, const char *bucket, const char *sr
 
 	if ((rc = objfs_key_check(dst_key, err)))
 		return rc;
-	if (opts && !strcmp(src_key, dst_key))
+	if (!strcmp(src_key, dst_key)) {
+		if (!opts)   /* nothing would change: S3 refuses it too */
+			return objfs_err_set(err, -EINVAL,
+					     "gcs copy %s/%s onto itself without new metadata", bucket,
+					     src_key);
 		return patch_meta(p, bucket, src_key, opts, etag_out, err);
+	}
 	if (opts && !(res = resource_json(NULL, opts, err)))
 		return err && strstr(err->msg, "UTF-8") ? -EINVAL : -ENOMEM;
 	{
@@ -2258,11 +2263,17 @@ static int gcs_bucket_create(struct objfs_provider *p, const char *bucket, struc
 	return rc;
 }
 
+/* A resumable session takes its chunks in order; composite parts are
+ * independent temporary objects, sent in parallel. */
+static unsigned gcs_instance_caps(const struct objfs_provider *p)
+{
+	return p->composite ? 0 : OBJFS_CAP_SEQUENTIAL_PARTS;
+}
+
 const struct objfs_provider_ops objfs_provider_gcs = {
 	.type = "gcs",
-	/* a resumable session takes its chunks in order; with parallel_composite
-	 * the parts could go in parallel, but caps are per type (docs/gcs.md) */
 	.caps = OBJFS_CAP_SEQUENTIAL_PARTS,
+	.instance_caps = gcs_instance_caps,
 	.mpu_threshold = 16ull << 20,
 	.mpu_min_part = 8ull << 20,      /* a multiple of 256 KiB, as chunks must be */
 	.mpu_max_parts = 10000,

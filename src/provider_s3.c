@@ -933,6 +933,16 @@ static int s3_mpu_upload_part_copy(struct objfs_provider *p, const char *bucket,
 static int s3_mpu_complete(struct objfs_provider *p, const char *bucket, const char *key,
 			   const char *upload_id, const struct objfs_part *parts, size_t nparts,
 			   char *etag_out, struct objfs_err *err);
+/* 405/501 from a store that has no such operation: -ENOSYS, not a failure. */
+static int not_supported(int rc, const char *what, struct objfs_err *err)
+{
+	if ((rc == -EIO || rc == -EINVAL) &&
+	    (strstr(err->msg, "HTTP 405") || strstr(err->msg, "HTTP 501") ||
+	     strstr(err->msg, "NotImplemented") || strstr(err->msg, "MethodNotAllowed")))
+		return objfs_err_set(err, -ENOSYS, "the store does not support %s", what);
+	return rc;
+}
+
 static int s3_mpu_abort(struct objfs_provider *p, const char *bucket, const char *key,
 			const char *upload_id, struct objfs_err *err);
 
@@ -1229,19 +1239,10 @@ static int s3_mpu_abort(struct objfs_provider *p, const char *bucket, const char
 	rc = s3_call(p, "abort-multipart", bucket, key, &r, NULL, NULL, 0, 0, &resp, err);
 	if (rc == -ENOENT)
 		rc = 0;    /* already gone */
+	rc = not_supported(rc, "AbortMultipartUpload", err);   /* s3rver: 405 */
 	objfs_http_resp_clear(&resp);
 	req_free(&r);
 	free(q);
-	return rc;
-}
-
-/* 405/501 from a store that has no such listing: -ENOSYS, not a failure. */
-static int not_supported(int rc, const char *what, struct objfs_err *err)
-{
-	if ((rc == -EIO || rc == -EINVAL) &&
-	    (strstr(err->msg, "HTTP 405") || strstr(err->msg, "HTTP 501") ||
-	     strstr(err->msg, "NotImplemented") || strstr(err->msg, "MethodNotAllowed")))
-		return objfs_err_set(err, -ENOSYS, "the store does not support %s", what);
 	return rc;
 }
 

@@ -366,7 +366,7 @@ static void *mpu_worker(void *arg)
 		memset(&part, 0, sizeof(part));
 		part.number = num;
 		part.size = end - start;
-		if ((t->prov->ops->caps & OBJFS_CAP_PART_COPY) &&
+		if ((objfs_prov_caps(t->prov) & OBJFS_CAP_PART_COPY) &&
 		    range_is_base(j->e, ctx->chunk_size, start, end)) {
 			rc = objfs_prov_mpu_upload_part_copy(t->prov, t->bucket, j->key, j->upload_id,
 							     num, j->key, j->e->u.base_etag, start,
@@ -471,7 +471,7 @@ static int upload_multipart(struct objfs_writeback *wb, struct wb_entry *e, cons
 	}
 	pthread_mutex_init(&j.lock, NULL);
 	nth = ctx->cfg->upload_parallel_parts;
-	if (t->prov->ops->caps & OBJFS_CAP_SEQUENTIAL_PARTS)
+	if (objfs_prov_caps(t->prov) & OBJFS_CAP_SEQUENTIAL_PARTS)
 		nth = 1;      /* one worker takes the parts in ascending order */
 	if (nth > 64)
 		nth = 64;

@@ -175,6 +175,10 @@ struct objfs_provider;               /* a provider instance, private to its file
 struct objfs_provider_ops {
 	const char *type;                /* "local", "s3", ... */
 	unsigned caps;                   /* OBJFS_CAP_* */
+	/* Optional: the capabilities of one instance, when its configuration
+	 * changes them (gcs: parallel_composite drops SEQUENTIAL_PARTS); NULL:
+	 * caps.  Call objfs_prov_caps(). */
+	unsigned (*instance_caps)(const struct objfs_provider *p);
 	/* Default size above which write-back uses multipart (0: never, unless the
 	 * configuration's multipart_threshold says otherwise). */
 	uint64_t mpu_threshold;
@@ -297,6 +301,9 @@ const struct objfs_provider_ops *objfs_provider_lookup(const char *type);
 int objfs_prov_open(const struct objfs_provider_conf *conf, struct objfs_prov **out,
 		    struct objfs_err *err);
 void objfs_prov_free(struct objfs_prov *p);
+
+/* OBJFS_CAP_* of an open provider (its instance_caps, else its type's caps). */
+unsigned objfs_prov_caps(const struct objfs_prov *p);
 
 /* Wrappers: clear err, return -ENOSYS for an operation the provider lacks. */
 int objfs_prov_head(struct objfs_prov *p, const char *bucket, const char *key,

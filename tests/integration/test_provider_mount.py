@@ -52,12 +52,15 @@ def test_files_of_every_size_land_with_metadata(pfs):
         os.chmod(fs.p("acme", name), 0o640 if i % 2 else 0o600)
         want[name] = d
     for name, d in want.items():
-        o = fs.wait_landed("acme", name, d)
+        fs.wait_landed("acme", name, d)
+        perm = stat.S_IMODE(os.stat(fs.p("acme", name)).st_mode)
+        # the chmod lands after the content: wait for it too
+        o = wait_until(lambda: (lambda o: o if o and stat.S_IMODE(int(user_meta(o).get("mode", "0")))
+                                == perm else None)(fs.stored("acme", name)),
+                       30, what="the mode of %s to land" % name)
         m = user_meta(o)
-        mode = int(m["mode"])
-        assert stat.S_IMODE(mode) == stat.S_IMODE(os.stat(fs.p("acme", name)).st_mode), m
-        assert stat.S_ISREG(mode)
-        assert "mtime" in m
+        assert stat.S_ISREG(int(m["mode"])) and "mtime" in m, m
+        assert o.sha256() == sha256(d)
     fs.stop()
     shutil.rmtree(fs.cache_dir)
     fs.start()

@@ -217,7 +217,10 @@ def test_resumable_upload_resumes_after_sigkill(gcs_factory):
     assert second.count("prov main mpu_create bucket=acme-uploads key=huge.bin") == 0
     sent = len(re.findall(r"prov main mpu_upload_part bucket=acme-uploads key=huge.bin rc=0",
                           second))
-    assert sent <= 13 - resumed_at // part, (sent, resumed_at)
+    # one part may have reached the server but not the journal at the kill
+    # (parts go one at a time): the provider is called for it again, finds
+    # the server holds it and sends nothing, so at most one call more
+    assert sent <= 13 - resumed_at // part + 1, (sent, resumed_at)
     assert sha256(read_file(o.p("acme", "huge.bin"))) == sha256(data)
 
 

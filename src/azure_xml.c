@@ -1,15 +1,11 @@
 /*
  * Azure Blob XML bodies (contract in src/azure_xml.h).
  *
- * Every parser goes through xdoc_parse(): a private parser context per call
- * (so threads parse at once), errors recorded by a structured handler that
- * prints nothing, XML_PARSE_NONET, no entity substitution, and any DOCTYPE
- * stops the parse before its internal subset is read.  Text elements must
- * hold text only (markup or comments inside <Name> are malformed), so a
- * document cannot smuggle a different value past the reader.
+ * Every parser goes through objfs_xml_read() and objfs_xml_text()
+ * (src/xmldoc.c, the reader s3xml.c uses too): a private parser context per
+ * call, no network, no entities, no DOCTYPE, text elements of text only.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,131 +17,9 @@
 #include <libxml/xmlerror.h>
 
 #include "azure_xml.h"
+#include "xmldoc.h"
 #include "strutil.h"
 
-static pthread_once_t axml_once = PTHREAD_ONCE_INIT;
-
-static void axml_init_once(void)
-{
-	xmlInitParser();
-}
-
-struct xparse_state {
-	int saw_doctype;
-	int errors;
-	int line;
-	char msg[160];
-};
-static _Thread_local struct xparse_state *xparse_cur;
-
-#if LIBXML_VERSION >= 21200
-static void record_error(void *data, const xmlError *e)
-#else
-static void record_error(void *data, xmlErrorPtr e)
-#endif
-{
-	struct xparse_state *st = xparse_cur;
-	size_t n;
-
-	(void)data;
-	if (!st || !e || e->level < XML_ERR_ERROR)
-		return;
-	if (st->errors++ == 0) {
-		snprintf(st->msg, sizeof(st->msg), "%s", e->message ? e->message : "error");
-		n = strlen(st->msg);
-		while (n && (st->msg[n - 1] == '\n' || st->msg[n - 1] == ' '))
-			st->msg[--n] = '\0';
-		st->line = e->line;
-	}
-}
-
-static void refuse_doctype(void *ctx, const xmlChar *name, const xmlChar *ext_id,
-			   const xmlChar *sys_id)
-{
-	xmlParserCtxtPtr ctxt = ctx;
-
-	(void)name;
-	(void)ext_id;
-	(void)sys_id;
-	if (xparse_cur)
-		xparse_cur->saw_doctype = 1;
-	if (ctxt)
-		xmlStopParser(ctxt);
-}
-
-static int is_blank(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static int xdoc_parse(const char *body, size_t len, xmlDoc **docp, xmlNode **rootp,
-		      struct objfs_err *err)
-{
-	const int opts = XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR |
-			 XML_PARSE_NOWARNING;
-	struct xparse_state st = { 0 };
-	xmlParserCtxtPtr ctxt = NULL;
-	xmlDoc *doc = NULL;
-	xmlNode *root = NULL;
-	int rc = 0;
-
-	*docp = NULL;
-	*rootp = NULL;
-	pthread_once(&axml_once, axml_init_once);
-	if (!body)
-		len = 0;
-	if (len >= 3 && !memcmp(body, "\xEF\xBB\xBF", 3)) {
-		body += 3;
-		len -= 3;
-	}
-	while (len && is_blank(*body)) {
-		body++;
-		len--;
-	}
-	if (len == 0)
-		return objfs_err_set(err, -EIO, "empty XML body");
-	if (len > AZURE_XML_MAX_BODY)
-		return objfs_err_set(err, -EIO, "XML body of %zu bytes (at most %u)", len,
-				     (unsigned)AZURE_XML_MAX_BODY);
-	if (memchr(body, '\0', len))
-		return objfs_err_set(err, -EIO, "NUL byte in XML body");
-	ctxt = xmlNewParserCtxt();
-	if (!ctxt || !ctxt->sax) {
-		rc = objfs_err_set(err, -ENOMEM, "out of memory");
-		goto out;
-	}
-	ctxt->sax->serror = record_error;
-	ctxt->sax->warning = NULL;
-	ctxt->sax->error = NULL;
-	ctxt->sax->fatalError = NULL;
-	ctxt->sax->internalSubset = refuse_doctype;
-	xparse_cur = &st;
-	doc = xmlCtxtReadMemory(ctxt, body, (int)len, NULL, NULL, opts);
-	xparse_cur = NULL;
-	if (st.saw_doctype || (doc && doc->intSubset)) {
-		rc = objfs_err_set(err, -EIO, "XML body has a document type declaration");
-		goto out;
-	}
-	if (!doc || st.errors || !ctxt->wellFormed) {
-		rc = objfs_err_set(err, -EIO, "malformed XML (line %d): %s", st.line,
-				   st.errors ? st.msg : "not well-formed");
-		goto out;
-	}
-	root = xmlDocGetRootElement(doc);
-	if (!root) {
-		rc = objfs_err_set(err, -EIO, "XML body without a root element");
-		goto out;
-	}
-	*docp = doc;
-	*rootp = root;
-	doc = NULL;
-out:
-	if (doc)
-		xmlFreeDoc(doc);
-	if (ctxt)
-		xmlFreeParserCtxt(ctxt);
-	return rc;
-}
 
 static int is_el(const xmlNode *n, const char *name)
 {
@@ -160,33 +34,6 @@ static const xmlNode *child(const xmlNode *n, const char *name)
 	return NULL;
 }
 
-/* The text of el, malloc'ed; anything but text inside is malformed. */
-static int el_text(const xmlNode *el, char **out, struct objfs_err *err)
-{
-	size_t n = 0;
-	char *s;
-
-	*out = NULL;
-	for (const xmlNode *c = el->children; c; c = c->next) {
-		if (c->type != XML_TEXT_NODE)
-			return objfs_err_set(err, -EIO, "<%s> holds markup, not text",
-					     (const char *)el->name);
-		n += c->content ? strlen((const char *)c->content) : 0;
-	}
-	s = malloc(n + 1);
-	if (!s)
-		return objfs_err_set(err, -ENOMEM, "out of memory");
-	n = 0;
-	for (const xmlNode *c = el->children; c; c = c->next) {
-		size_t l = c->content ? strlen((const char *)c->content) : 0;
-
-		memcpy(s + n, c->content, l);
-		n += l;
-	}
-	s[n] = '\0';
-	*out = s;
-	return 0;
-}
 
 static int parse_udec(const char *s, uint64_t *out)
 {
@@ -236,7 +83,7 @@ static int name_of(const xmlNode *el, const char *what, char **out, struct objfs
 	*out = NULL;
 	if (!n)
 		return objfs_err_set(err, -EIO, "<%s> without <Name>", what);
-	rc = el_text(n, out, err);
+	rc = objfs_xml_text(n, NULL, out, err);
 	if (rc)
 		return rc;
 	enc = xmlGetProp(n, (const xmlChar *)"Encoded");
@@ -262,14 +109,15 @@ int azure_xml_parse_error(const char *body, size_t len, char code[64], char msg[
 	int rc = -EIO;
 
 	code[0] = msg[0] = '\0';
-	if (xdoc_parse(body, len, &doc, &root, &e))
+	if (objfs_xml_read(body, len, 1, &doc, &root, &e))
 		return -EIO;
-	if (!is_el(root, "Error") || !(c = child(root, "Code")) || el_text(c, &s, &e) || !s[0])
+	if (!is_el(root, "Error") || !(c = child(root, "Code")) ||
+	    objfs_xml_text(c, NULL, &s, &e) || !s[0])
 		goto out;
 	snprintf(code, 64, "%s", s);
 	free(s);
 	s = NULL;
-	if ((c = child(root, "Message")) && el_text(c, &s, &e) == 0) {
+	if ((c = child(root, "Message")) && objfs_xml_text(c, NULL, &s, &e) == 0) {
 		/* the message's second line is a request id and time: keep the first */
 		s[strcspn(s, "\r\n")] = '\0';
 		snprintf(msg, 256, "%s", s);
@@ -302,7 +150,7 @@ static int parse_blob(const xmlNode *b, int with_meta, struct objfs_objinfo *oi,
 		rc = objfs_err_set(err, -EIO, "<Blob> without <Content-Length>");
 		goto out;
 	}
-	if ((rc = el_text(c, &s, err)))
+	if ((rc = objfs_xml_text(c, NULL, &s, err)))
 		goto out;
 	if (parse_udec(s, &oi->size)) {
 		rc = objfs_err_set(err, -EIO, "<Content-Length> is not a size");
@@ -314,7 +162,7 @@ static int parse_blob(const xmlNode *b, int with_meta, struct objfs_objinfo *oi,
 		size_t n;
 		const char *v;
 
-		if ((rc = el_text(c, &s, err)))
+		if ((rc = objfs_xml_text(c, NULL, &s, err)))
 			goto out;
 		v = s;
 		n = strlen(v);
@@ -334,14 +182,14 @@ static int parse_blob(const xmlNode *b, int with_meta, struct objfs_objinfo *oi,
 	if ((c = child(props, "Last-Modified"))) {
 		time_t t;
 
-		if ((rc = el_text(c, &s, err)))
+		if ((rc = objfs_xml_text(c, NULL, &s, err)))
 			goto out;
 		t = curl_getdate(s, NULL);
 		oi->mtime_ns = t > 0 ? (int64_t)t * 1000000000 : 0;
 		free(s);
 		s = NULL;
 	}
-	if ((c = child(props, "Content-Type")) && (rc = el_text(c, &ctype, err)))
+	if ((c = child(props, "Content-Type")) && (rc = objfs_xml_text(c, NULL, &ctype, err)))
 		goto out;
 	for (c = md ? md->children : NULL; c; c = c->next) {
 		if (c->type != XML_ELEMENT_NODE)
@@ -360,7 +208,7 @@ static int parse_blob(const xmlNode *b, int with_meta, struct objfs_objinfo *oi,
 			}
 			kv = v;
 		}
-		if ((rc = el_text(c, &kv[nkv].value, err)))
+		if ((rc = objfs_xml_text(c, NULL, &kv[nkv].value, err)))
 			goto out;
 		if (!(kv[nkv].key = strdup((const char *)c->name))) {
 			free(kv[nkv].value);
@@ -406,7 +254,7 @@ int azure_xml_parse_list(const char *body, size_t len, int with_meta,
 
 	memset(&l, 0, sizeof(l));
 	memset(out, 0, sizeof(*out));
-	rc = xdoc_parse(body, len, &doc, &root, err);
+	rc = objfs_xml_read(body, len, 1, &doc, &root, err);
 	if (rc)
 		return rc;
 	if (!is_el(root, "EnumerationResults")) {
@@ -425,7 +273,7 @@ int azure_xml_parse_list(const char *body, size_t len, int with_meta,
 		rc = objfs_err_set(err, -EIO, "listing without <NextMarker>");
 		goto out;
 	}
-	if ((rc = el_text(c, &l.next_token, err)))
+	if ((rc = objfs_xml_text(c, NULL, &l.next_token, err)))
 		goto out;
 	if (!l.next_token[0]) {
 		free(l.next_token);
@@ -491,7 +339,7 @@ int azure_xml_parse_blocklist(const char *body, size_t len, struct azure_block *
 
 	*out = NULL;
 	*nout = 0;
-	rc = xdoc_parse(body, len, &doc, &root, err);
+	rc = objfs_xml_read(body, len, 1, &doc, &root, err);
 	if (rc)
 		return rc;
 	if (!is_el(root, "BlockList")) {
@@ -528,7 +376,7 @@ int azure_xml_parse_blocklist(const char *body, size_t len, struct azure_block *
 				rc = objfs_err_set(err, -EIO, "<Block> without <Size>");
 				goto out;
 			}
-			if ((rc = el_text(sz, &s, err)))
+			if ((rc = objfs_xml_text(sz, NULL, &s, err)))
 				goto out;
 			if (parse_udec(s, &v[n - 1].size))
 				rc = objfs_err_set(err, -EIO, "<Size> is not a size");

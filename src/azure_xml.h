@@ -18,8 +18,6 @@
 
 #include "objfs/provider.h"
 
-#define AZURE_XML_MAX_BODY (16u << 20)
-
 /* <Error><Code/><Message/></Error>: code and message copied (truncated).
  * -EIO, with both empty, if body is not such a document with a Code. */
 int azure_xml_parse_error(const char *body, size_t len, char code[64], char msg[256]);

@@ -4,7 +4,7 @@
  *
  * How a response is read
  * ----------------------
- * Every parser goes through xdoc_parse(), which:
+ * Every parser goes through objfs_xml_read() (src/xmldoc.c), which:
  *   - skips leading XML white space: S3 answers CompleteMultipartUpload and
  *     CopyObject with "200 OK" at once and then sends blanks to keep the
  *     connection alive until the XML (possibly an <Error>) follows, so such a
@@ -41,7 +41,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +52,7 @@
 #include <libxml/xmlerror.h>
 
 #include "s3xml.h"
+#include "xmldoc.h"
 #include "strutil.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -63,148 +63,7 @@
 #define S3XML_PART_MAX 10000       /* S3 part numbers are 1..10000 */
 #define S3XML_DELETE_MAX 1000      /* keys per DeleteObjects request */
 
-/* ---- libxml2 set-up and the document reader -------------------------------- */
-
-static pthread_once_t s3xml_once = PTHREAD_ONCE_INIT;
-
-static void s3xml_init_once(void)
-{
-	xmlInitParser();
-}
-
-/*
- * What one parse saw, for the hooks below.  libxml2 hands the hooks a context
- * pointer whose meaning differs between error paths and versions, so the
- * state of the parse running in this thread is found through a thread-local
- * pointer, set only around xmlCtxtReadMemory.
- */
-struct xparse_state {
-	int saw_doctype;
-	int errors;                 /* errors (not warnings) libxml2 reported */
-	int line;                   /* of the first error */
-	char msg[160];              /* the first error */
-};
-static _Thread_local struct xparse_state *xparse_cur;
-
-/* Per-context structured error handler: records the first error, prints
- * nothing.  Every error counts, also those after which libxml2 stops without
- * clearing wellFormed (its SAX2 tree builder's out-of-memory and "huge text
- * node" paths), so a document cut short that way is never taken as whole. */
-#if LIBXML_VERSION >= 21200
-static void record_error(void *data, const xmlError *e)
-#else
-static void record_error(void *data, xmlErrorPtr e)
-#endif
-{
-	struct xparse_state *st = xparse_cur;
-	size_t n;
-
-	(void)data;
-	if (!st || !e || e->level < XML_ERR_ERROR)
-		return;
-	if (st->errors++ == 0) {
-		snprintf(st->msg, sizeof(st->msg), "%s", e->message ? e->message : "error");
-		n = strlen(st->msg);
-		while (n && (st->msg[n - 1] == '\n' || st->msg[n - 1] == ' '))
-			st->msg[--n] = '\0';
-		st->line = e->line;
-	}
-}
-
-/* SAX internalSubset hook, called at "<!DOCTYPE" before its internal subset
- * is read: stop there, so no entity is ever declared.  ctx is the parser
- * context (libxml2 sets userData to the context for the tree builder). */
-static void refuse_doctype(void *ctx, const xmlChar *name, const xmlChar *ext_id,
-			   const xmlChar *sys_id)
-{
-	xmlParserCtxtPtr ctxt = ctx;
-
-	(void)name;
-	(void)ext_id;
-	(void)sys_id;
-	if (xparse_cur)
-		xparse_cur->saw_doctype = 1;
-	if (ctxt)
-		xmlStopParser(ctxt);
-}
-
-static int is_xml_blank(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/* Parses body[0..len) into *docp (freed by the caller with xmlFreeDoc) and
- * its root element *rootp.  0, -EIO (message in err) or -ENOMEM. */
-static int xdoc_parse(const char *body, size_t len, xmlDoc **docp, xmlNode **rootp,
-		      struct objfs_err *err)
-{
-	const int opts = XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR |
-			 XML_PARSE_NOWARNING;
-	struct xparse_state st = { 0 };
-	xmlParserCtxtPtr ctxt = NULL;
-	xmlDoc *doc = NULL;
-	xmlNode *root = NULL;
-	int rc = 0;
-
-	*docp = NULL;
-	*rootp = NULL;
-	pthread_once(&s3xml_once, s3xml_init_once);
-	if (!body)
-		len = 0;
-	while (len && is_xml_blank(*body)) {
-		body++;
-		len--;
-	}
-	if (len == 0) {
-		rc = objfs_err_set(err, -EIO, "empty XML body");
-		goto out;
-	}
-	if (len > S3XML_MAX_BODY) {
-		rc = objfs_err_set(err, -EIO, "XML body of %zu bytes (at most %u)", len,
-				   (unsigned)S3XML_MAX_BODY);
-		goto out;
-	}
-	if (memchr(body, '\0', len)) {
-		rc = objfs_err_set(err, -EIO, "NUL byte in XML body");
-		goto out;
-	}
-	ctxt = xmlNewParserCtxt();
-	if (!ctxt || !ctxt->sax) {
-		rc = objfs_err_set(err, -ENOMEM, "out of memory");
-		goto out;
-	}
-	ctxt->sax->serror = record_error;
-	ctxt->sax->warning = NULL;
-	ctxt->sax->error = NULL;
-	ctxt->sax->fatalError = NULL;
-	ctxt->sax->internalSubset = refuse_doctype;
-	xparse_cur = &st;
-	doc = xmlCtxtReadMemory(ctxt, body, (int)len, NULL, NULL, opts);
-	xparse_cur = NULL;
-	if (st.saw_doctype || (doc && doc->intSubset)) {
-		rc = objfs_err_set(err, -EIO, "XML body has a document type declaration");
-		goto out;
-	}
-	if (!doc || st.errors || !ctxt->wellFormed || !ctxt->nsWellFormed) {
-		rc = objfs_err_set(err, -EIO, "malformed XML (line %d): %s", st.line,
-				   st.errors ? st.msg : "not well-formed");
-		goto out;
-	}
-	root = xmlDocGetRootElement(doc);
-	if (!root) {
-		rc = objfs_err_set(err, -EIO, "XML body without a root element");
-		goto out;
-	}
-	*docp = doc;
-	*rootp = root;
-	doc = NULL;
-out:
-	if (doc)
-		xmlFreeDoc(doc);
-	if (ctxt)
-		xmlFreeParserCtxt(ctxt);
-	return rc;
-}
+/* ---- the document reader: src/xmldoc.c ---------------------------------------- */
 
 static const char *el_name(const xmlNode *n)
 {
@@ -217,37 +76,6 @@ static int is_el(const xmlNode *n, const char *name)
 	return n->type == XML_ELEMENT_NODE && strcmp(el_name(n), name) == 0;
 }
 
-/* The text of el (its text children concatenated), malloc'ed into *out.
- * Anything but text inside el is malformed (see the top of the file).
- * 0, -EIO or -ENOMEM. */
-static int el_text(const xmlNode *el, const char *where, char **out, struct objfs_err *err)
-{
-	const xmlNode *c;
-	size_t n = 0;
-	char *s;
-
-	*out = NULL;
-	for (c = el->children; c; c = c->next) {
-		if (c->type != XML_TEXT_NODE)
-			return objfs_err_set(err, -EIO, "%s: <%s> holds markup, not text",
-					     where, el_name(el));
-		if (c->content)
-			n += strlen((const char *)c->content);
-	}
-	s = malloc(n + 1);
-	if (!s)
-		return objfs_err_set(err, -ENOMEM, "out of memory");
-	n = 0;
-	for (c = el->children; c; c = c->next) {
-		size_t l = c->content ? strlen((const char *)c->content) : 0;
-
-		memcpy(s + n, c->content, l);
-		n += l;
-	}
-	s[n] = '\0';
-	*out = s;
-	return 0;
-}
 
 /* If root is an <Error> document, puts "CODE: message" (or a note that it is
  * malformed) into err and returns 1; else 0. */
@@ -544,7 +372,7 @@ static int get_fields(const xmlNode *parent, const struct xfield *f, size_t nf, 
 			goto out;
 		}
 		seen |= UINT32_C(1) << i;
-		rc = el_text(c, where, &text, err);
+		rc = objfs_xml_text(c, where, &text, err);
 		if (rc)
 			goto out;
 		rc = field_set(&f[i], &text, url, where, err);
@@ -634,7 +462,7 @@ int s3xml_parse_error(const char *body, size_t len, char code[64], char msg[256]
 	int rc;
 
 	code[0] = msg[0] = '\0';
-	rc = xdoc_parse(body, len, &doc, &root, &err);
+	rc = objfs_xml_read(body, len, 0, &doc, &root, &err);
 	if (rc)
 		goto out;
 	if (!is_el(root, "Error")) {
@@ -686,7 +514,7 @@ int s3xml_parse_list(const char *body, size_t len, struct objfs_listing *out,
 	xmlNode *root;
 
 	memset(&l, 0, sizeof(l));
-	rc = xdoc_parse(body, len, &doc, &root, err);
+	rc = objfs_xml_read(body, len, 0, &doc, &root, err);
 	if (rc)
 		goto out;
 	rc = expect_root(root, "ListBucketResult", err);
@@ -780,7 +608,7 @@ int s3xml_parse_initiate(const char *body, size_t len, char **upload_id,
 	int rc;
 
 	*upload_id = NULL;
-	rc = xdoc_parse(body, len, &doc, &root, err);
+	rc = objfs_xml_read(body, len, 0, &doc, &root, err);
 	if (rc)
 		goto out;
 	rc = expect_root(root, "InitiateMultipartUploadResult", err);
@@ -813,7 +641,7 @@ int s3xml_parse_etag_result(const char *body, size_t len, char *etag,
 	int rc;
 
 	etag[0] = '\0';
-	rc = xdoc_parse(body, len, &doc, &root, err);
+	rc = objfs_xml_read(body, len, 0, &doc, &root, err);
 	if (rc)
 		goto out;
 	for (i = 0; i < ARRAY_SIZE(roots) && !is_el(root, roots[i]); i++)
@@ -854,7 +682,7 @@ int s3xml_parse_parts(const char *body, size_t len, struct objfs_part **parts,
 	*nparts = 0;
 	if (next_marker)
 		*next_marker = 0;
-	rc = xdoc_parse(body, len, &doc, &root, err);
+	rc = objfs_xml_read(body, len, 0, &doc, &root, err);
 	if (rc)
 		goto out;
 	rc = expect_root(root, "ListPartsResult", err);
@@ -939,7 +767,7 @@ int s3xml_parse_uploads(const char *body, size_t len, struct s3xml_uploads *out,
 	xmlNode *root;
 
 	memset(&u, 0, sizeof(u));
-	rc = xdoc_parse(body, len, &doc, &root, err);
+	rc = objfs_xml_read(body, len, 0, &doc, &root, err);
 	if (rc)
 		goto out;
 	rc = expect_root(root, "ListMultipartUploadsResult", err);
@@ -1061,7 +889,7 @@ int s3xml_parse_delete(const char *body, size_t len, const char *const *keys,
 	for (size_t i = 0; i < nkeys; i++)
 		idx[i] = i;
 	qsort_r(idx, nkeys, sizeof(*idx), key_index_cmp, (void *)keys);
-	rc = xdoc_parse(body, len, &doc, &root, err);
+	rc = objfs_xml_read(body, len, 0, &doc, &root, err);
 	if (rc)
 		goto out;
 	rc = expect_root(root, "DeleteResult", err);

@@ -25,9 +25,10 @@
 #include <stdint.h>
 
 #include "objfs/provider.h"
+#include "xmldoc.h"
 
 /* Largest body the parsers accept (and the builders produce). */
-#define S3XML_MAX_BODY (16u << 20)
+#define S3XML_MAX_BODY OBJFS_XML_MAX_BODY
 
 /* <Error><Code/><Message/>...</Error>: code and message copied (truncated to
  * fit; Message may be absent, then msg is "").  Returns -EIO, with code and

@@ -211,3 +211,10 @@ int objfs_tenant_setup(struct objfs_tenant *t, char *msg, size_t msglen)
 		snprintf(msg, msglen, "bucket %s: %s", t->bucket, err.msg[0] ? err.msg : strerror(-rc));
 	return rc;
 }
+
+int objfs_rel_internal(const char *rel)
+{
+	size_t n = sizeof(OBJFS_TRASH_DIR) - 1;
+
+	return rel && strncmp(rel, OBJFS_TRASH_DIR, n) == 0 && (rel[n] == '\0' || rel[n] == '/');
+}

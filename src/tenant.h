@@ -74,6 +74,16 @@ struct objfs_path {
  */
 int objfs_path_parse(struct objfs_tenants *ts, const char *path, struct objfs_path *out);
 
+/*
+ * objfs's own area inside every tenant: keys under PREFIX + OBJFS_TRASH_DIR "/"
+ * (the trash, trash.c) are never files of the mount: hidden from listings and
+ * lookups, refused as names, not counted by quotas, not backed up.
+ */
+#define OBJFS_TRASH_DIR ".objfs-trash"
+/* 1 when rel (relative to the tenant, no leading '/') is OBJFS_TRASH_DIR or
+ * under it. */
+int objfs_rel_internal(const char *rel);
+
 /* Validates one name (a directory entry): same rules as one segment above. */
 int objfs_name_check(const char *name, size_t len);
 

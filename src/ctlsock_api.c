@@ -50,6 +50,7 @@
 
 #include "audit.h"
 #include "ctlsock_api.h"
+#include "guardrep.h"
 #include "log.h"
 #include "metrics.h"
 #include "readcache.h"
@@ -1148,6 +1149,11 @@ static json_t *tenant_list(struct req *r, int full)
 		else
 			o = json_pack("{s:o, s:I}", "name", jstr(t->name),
 				      "pending_uploads", (json_int_t)pending_of(r->ctx, t));
+		/* guardrail problems awaiting an operator (guardrep.h) */
+		if (o && json_object_set_new(o, "guardrails", guardrep_json(t->name))) {
+			json_decref(o);
+			o = NULL;
+		}
 		if (json_array_append_new(arr, o)) {
 			json_decref(arr);
 			return NULL;

@@ -34,7 +34,7 @@ HDRS        := $(wildcard src/*.h include/objfs/*.h tests/unit/*.h)
 CONTRACT    := $(BUILD)/tests/provider_contract
 CONTRACT_LOCAL := $(abspath $(BUILD))/contract-local
 
-.PHONY: all asan ubsan test unit integration deps install clean bench demo bench-s3 bench-cloud
+.PHONY: all asan ubsan test unit integration deps install clean bench demo bench-s3 bench-cloud bench-ab
 
 all: $(BUILD)/objfs $(BUILD)/objfs-ctl
 
@@ -98,6 +98,11 @@ demo: all
 
 bench: all
 	bench/run.sh
+
+# The core benchmark for a baseline binary and this build, alternating, side
+# by side: `make bench-ab BASE=/path/to/old/objfs` (on demand, never in CI).
+bench-ab: all
+	/usr/bin/python3 bench/ab.py --base $(BASE) --objfs $(abspath $(BUILD))/objfs $(BENCH_ARGS)
 
 # objfs vs s3fs, rclone and aws cli against one s3rver (on demand, never in CI).
 bench-s3: all

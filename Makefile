@@ -11,7 +11,7 @@ else
 BUILD       ?= build/$(SANITIZER)
 endif
 
-PKGS        := fuse3 libcurl openssl sqlite3 libxml-2.0 inih jansson libmicrohttpd libsystemd
+PKGS        := fuse3 libcurl openssl sqlite3 libxml-2.0 inih jansson libmicrohttpd libsystemd libmagic
 CC          ?= cc
 WARN        := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-declarations \
                -Wwrite-strings -Wshadow -Wno-unused-parameter
@@ -127,7 +127,7 @@ install: all
 	install -m 0755 $(BUILD)/objfs $(BUILD)/objfs-ctl $(DESTDIR)$(PREFIX)/bin/
 	sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' tools/mount.objfs > $(BUILD)/install/mount.objfs
 	install -m 0755 $(BUILD)/install/mount.objfs $(DESTDIR)$(SBINDIR)/mount.objfs
-	set -e; for u in systemd/*.service; do \
+	set -e; for u in systemd/*.service systemd/*.timer; do \
 		n=$$(basename "$$u"); \
 		sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' "$$u" > "$(BUILD)/install/$$n"; \
 		install -m 0644 "$(BUILD)/install/$$n" "$(DESTDIR)$(SYSTEMDDIR)/$$n"; \

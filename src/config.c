@@ -33,6 +33,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "mimetype.h"
 #include "tenant.h"
 
 #define CFG_MIB (1024ULL * 1024ULL)
@@ -220,25 +221,6 @@ static int cfg_token_valid(const char *s)
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
 			return 0;
-	return 1;
-}
-
-/* A MIME type "type/subtype" (subtype may be "*"); stored lower-case. */
-static int cfg_mime_valid(const char *s)
-{
-	static const char tok[] = "!#$&^_.+-";
-	const char *slash = strchr(s, '/');
-
-	if (!slash || slash == s || slash[1] == '\0' || strchr(slash + 1, '/'))
-		return 0;
-	if (strcmp(slash + 1, "*") == 0)
-		slash = slash + 2;   /* only the type part left to check */
-	for (const char *p = s; *p; p++) {
-		if (*p == '/' || (*p == '*' && p + 1 == slash && p[1] == '\0'))
-			continue;
-		if (!isalnum((unsigned char)*p) && !strchr(tok, *p))
-			return 0;
-	}
 	return 1;
 }
 
@@ -624,6 +606,7 @@ static const struct cfg_opt objfs_opts[] = {
 	CO("negative_ttl", T_UINT, neg_ttl_s, 0, 31536000),
 	CO("revalidate_ms", T_UINT, revalidate_ms, 0, 3600000),
 	CO("drain_timeout", T_UINT, drain_timeout_s, 0, 86400),
+	CO("quota_reconcile_interval", T_UINT, quota_reconcile_s, 0, 31536000),
 	CO("sync_upload", T_BOOL, sync_upload, 0, 0),
 	CO("writeback_delay_ms", T_UINT, writeback_delay_ms, 0, 3600000),
 	CO("read_cache", T_RCACHE, read_cache, 0, 0),
@@ -640,6 +623,7 @@ static const struct cfg_opt tenant_opts[] = {
 	TO("max_object_size", T_SIZE, max_object_size, 0, UINT64_MAX),
 	TO("allowed_types", T_TYPES, allowed_types, 0, 0),
 	TO("denied_types", T_TYPES, denied_types, 0, 0),
+	TO("sniff_types", T_BOOL, sniff_types, 0, 0),
 	{ "allow_uids", T_IDS, offsetof(struct objfs_tenant_conf, allow_uids), 0, UINT32_MAX - 1,
 	  offsetof(struct objfs_tenant_conf, nallow_uids) },
 	{ "allow_gids", T_IDS, offsetof(struct objfs_tenant_conf, allow_gids), 0, UINT32_MAX - 1,
@@ -849,9 +833,10 @@ static int cfg_set_opt(struct cfg_state *st, void *base, const struct cfg_opt *o
 		if (rc)
 			return cfg_err(st, -EINVAL, line, "%s: empty item in list \"%s\"", label, value);
 		for (size_t i = 0; i < n; i++) {
-			if (!cfg_mime_valid(v2[i])) {
+			if (!mimetype_pattern_valid(v2[i])) {
 				rc = cfg_err(st, -EINVAL, line,
-					     "%s: \"%s\" is not a MIME type (type/subtype)", label, v2[i]);
+					     "%s: \"%s\" is not a MIME type pattern (type/subtype, '*' as a wildcard)",
+					     label, v2[i]);
 				cfg_strv_free(v2);
 				return rc;
 			}
@@ -932,6 +917,7 @@ static int cfg_defaults(struct cfg_state *st)
 	c->neg_ttl_s = 30;
 	c->revalidate_ms = 1000;
 	c->drain_timeout_s = 300;
+	c->quota_reconcile_s = 3600;
 	c->sync_upload = 0;
 	c->writeback_delay_ms = 0;
 	c->presign_ttl_default_s = 900;

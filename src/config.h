@@ -32,6 +32,7 @@ struct objfs_tenant_conf {
 	uint64_t max_object_size;/* 0: unlimited */
 	char **allowed_types;    /* NULL-terminated or NULL */
 	char **denied_types;     /* NULL-terminated or NULL */
+	int sniff_types;         /* commits are also typed by their content (sniff.h) */
 	uid_t *allow_uids; size_t nallow_uids;   /* none: everybody */
 	gid_t *allow_gids; size_t nallow_gids;
 	int read_only;
@@ -77,6 +78,7 @@ struct objfs_config {
 	unsigned neg_ttl_s;           /* negative entries, default 30 */
 	unsigned revalidate_ms;       /* close-to-open: revalidate on open when older, default 1000 */
 	unsigned drain_timeout_s;     /* SIGTERM/unmount drain bound, default 300 */
+	unsigned quota_reconcile_s;   /* quota usage re-listed this often, default 3600; 0: never */
 	int sync_upload;              /* fsync waits for the upload itself */
 	unsigned writeback_delay_ms;  /* delay uploads after commit so rapid rewrites
 	                               * coalesce (like rclone --vfs-write-back); default 0 */

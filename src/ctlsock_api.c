@@ -53,10 +53,15 @@
 #include "guardrep.h"
 #include "log.h"
 #include "metrics.h"
+#include "mimetype.h"
+#include "objmeta.h"
+#include "presign_watch.h"
+#include "quota.h"
 #include "readcache.h"
 #include "reload.h"
 #include "staging.h"
 #include "tenant.h"
+#include "trash.h"
 #include "writeback.h"
 
 #include "version.h"
@@ -1133,6 +1138,7 @@ static json_t *tenant_list(struct req *r, int full)
 	for (size_t i = 0; arr && i < n; i++) {
 		struct objfs_tenant *t = &r->ctx->tenants.v[i];
 		const struct objfs_tenant_conf *c;
+		struct quota_usage qu;
 		json_t *o;
 
 		if (!objfs_ctl_may_access(r->peer, t))
@@ -1151,6 +1157,17 @@ static json_t *tenant_list(struct req *r, int full)
 				      "pending_uploads", (json_int_t)pending_of(r->ctx, t));
 		/* guardrail problems awaiting an operator (guardrep.h) */
 		if (o && json_object_set_new(o, "guardrails", guardrep_json(t->name))) {
+			json_decref(o);
+			o = NULL;
+		}
+		/* quota usage (quota.h): landed + reserved, limits 0 = unlimited */
+		if (o && quota_usage(t, &qu) == 0 &&
+		    json_object_set_new(o, "quota", json_pack("{s:I, s:I, s:I, s:I, s:I}",
+				"bytes_used", (json_int_t)qu.bytes,
+				"bytes_limit", (json_int_t)qu.max_bytes,
+				"objects_used", (json_int_t)qu.objects,
+				"objects_limit", (json_int_t)qu.max_objects,
+				"reconciled", (json_int_t)(qu.reconciled_ms / 1000)))) {
 			json_decref(o);
 			o = NULL;
 		}
@@ -1238,26 +1255,114 @@ static int ep_status(struct req *r)
 
 /* ---- POST /v1/presign ---------------------------------------------------------------- */
 
+/* 1 if ct is a content type a presigned PUT may declare: "type/subtype" of
+ * MIME token characters, then optional "; parameters" of printable ASCII;
+ * the base type (without parameters) goes to base. */
+static int presign_type_ok(const char *ct, char *base, size_t baselen)
+{
+	static const char tok[] = "!#$&^_.+-";
+	size_t n = 0, slash = 0;
+
+	if (strlen(ct) > 200)
+		return 0;
+	for (; ct[n] && ct[n] != ';' && ct[n] != ' '; n++) {
+		if (ct[n] == '/' && !slash && n)
+			slash = n;
+		else if (!((ct[n] >= 'a' && ct[n] <= 'z') || (ct[n] >= 'A' && ct[n] <= 'Z') ||
+			   (ct[n] >= '0' && ct[n] <= '9') || strchr(tok, ct[n])))
+			return 0;
+	}
+	if (!slash || slash + 1 == n)
+		return 0;
+	for (const char *c = ct + n; *c; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+			return 0;
+	snprintf(base, baselen, "%.*s", (int)n, ct);
+	return 1;
+}
+
+/*
+ * The guardrails a presigned PUT is held to before anything is signed: a
+ * declared type (or, for a tenant with type rules, the type of the name)
+ * must pass allowed_types/denied_types, and a declared size must fit
+ * max_object_size and the quota.  0, or a negative errno with the reason in
+ * why (the caller answers 400 for -EINVAL, 403 otherwise).  *bind_type is
+ * the type the URL must bind (declared, or the name's under type rules).
+ */
+static int presign_put_guard(const struct objfs_tenant *t, const struct objfs_tenant_conf *c,
+			     const char *rel, const char *ctype, int has_size, json_int_t size,
+			     const char **bind_type, char *why, size_t whylen)
+{
+	char base[256], tw[200];
+	struct quota_usage u;
+	const char *name_type = objfs_content_type_for(rel);
+
+	*bind_type = NULL;
+	if (has_size && size < 0) {
+		snprintf(why, whylen, "bad request: \"size\" must be 0 or more bytes");
+		return -EINVAL;
+	}
+	if (ctype && !presign_type_ok(ctype, base, sizeof(base))) {
+		snprintf(why, whylen, "bad request: \"content_type\" must be a type/subtype");
+		return -EINVAL;
+	}
+	if (c->allowed_types || c->denied_types) {
+		if (ctype && !mimetype_policy(c->allowed_types, c->denied_types, base, tw,
+					      sizeof(tw))) {
+			snprintf(why, whylen, "tenant %s: %s", t->name, tw);
+			return -EACCES;
+		}
+		if (!mimetype_policy(c->allowed_types, c->denied_types, name_type, tw,
+				     sizeof(tw))) {
+			snprintf(why, whylen, "tenant %s: %s (the type of the name %.100s)", t->name,
+				 tw, rel);
+			return -EACCES;
+		}
+		*bind_type = ctype ? ctype : name_type;
+	} else {
+		*bind_type = ctype;
+	}
+	if (has_size && c->max_object_size && (uint64_t)size > c->max_object_size) {
+		snprintf(why, whylen, "tenant %s: %lld bytes is larger than max_object_size "
+			 "(%" PRIu64 " bytes)", t->name, (long long)size, c->max_object_size);
+		return -EFBIG;
+	}
+	if (has_size && quota_usage(t, &u) == 0 && u.max_bytes &&
+	    u.bytes + (uint64_t)size > u.max_bytes) {
+		snprintf(why, whylen, "tenant %s: %lld bytes would pass quota_bytes (%" PRIu64
+			 " bytes, %" PRIu64 " used)", t->name, (long long)size, u.max_bytes,
+			 u.bytes);
+		return -EDQUOT;
+	}
+	return 0;
+}
+
 static int ep_presign(struct req *r)
 {
 	const struct objfs_config *cfg = r->ctx->cfg;
-	const char *path = NULL, *method = "GET";
-	json_int_t ttl = cfg->presign_ttl_default_s;
-	int has_path = 0;
+	const char *path = NULL, *method = "GET", *ctype = NULL, *bind_type = NULL;
+	json_int_t ttl = cfg->presign_ttl_default_s, size = 0;
+	int has_path = 0, has_ctype = 0, has_size = 0;
 	struct field f[] = {
 		{ "path", F_STRING, &path, NULL, &has_path },
 		{ "method", F_STRING, &method, NULL, NULL },
 		{ "ttl", F_INTEGER, NULL, &ttl, NULL },
+		{ "content_type", F_STRING, &ctype, NULL, &has_ctype },
+		{ "size", F_INTEGER, NULL, &size, &has_size },
 	};
+	struct objfs_presign_out pout;
+	struct objfs_presign_cond cond;
 	struct objfs_path *p = NULL;
 	const struct objfs_tenant_conf *c;
 	struct objfs_tenant *t;
 	struct objfs_err err;
-	char detail[64];
+	char detail[96], why[600];
 	char *url = NULL;
-	json_t *obj = NULL;
-	int put, rc = 0;
+	json_t *obj = NULL, *resp, *hdrs = NULL;
+	time_t expires;
+	int put, watched = 0, rc = 0;
 
+	memset(&pout, 0, sizeof(pout));
 	if (body_object(r, &obj))
 		goto out;
 	if (body_fields(r, obj, f, sizeof(f) / sizeof(f[0])))
@@ -1271,6 +1376,10 @@ static int ep_presign(struct req *r)
 		goto out;
 	}
 	put = method[0] == 'P';
+	if (!put && (has_ctype || has_size)) {
+		resp_err(r->out, 400, "bad request: \"content_type\" and \"size\" are for PUT only");
+		goto out;
+	}
 	if (ttl < 1 || ttl > (json_int_t)cfg->presign_ttl_max_s) {
 		resp_err(r->out, 400, "bad request: \"ttl\" must be 1..%u seconds",
 			 cfg->presign_ttl_max_s);
@@ -1299,7 +1408,32 @@ static int ep_presign(struct req *r)
 		resp_err(r->out, 403, "tenant %s is read-only: no PUT", t->name);
 		goto out;
 	}
-	rc = objfs_prov_presign(t->prov, t->bucket, p->key, method, (unsigned)ttl, &url, &err);
+	if (put && c) {
+		rc = presign_put_guard(t, c, p->rel, ctype, has_size, size, &bind_type, why,
+				       sizeof(why));
+		if (rc) {
+			objfs_audit(r->peer->uid, r->peer->pid, t->name, "presign", p->rel, NULL, rc,
+				    why);
+			if (rc != -EINVAL)
+				log_info("control socket: presign PUT %s/%s for uid %u refused: %s",
+					 t->name, p->rel, (unsigned)r->peer->uid, why);
+			resp_err(r->out, rc == -EINVAL ? 400 : 403, "%s", why);
+			goto out;
+		}
+	}
+	expires = time(NULL) + ttl;
+	if (put) {
+		memset(&cond, 0, sizeof(cond));
+		cond.content_type = bind_type;
+		cond.has_size = has_size;
+		cond.size = has_size ? (uint64_t)size : 0;
+		cond.max_size = c ? c->max_object_size : 0;
+		rc = objfs_prov_presign_put(t->prov, t->bucket, p->key, (unsigned)ttl, &cond, &pout,
+					    &url, &err);
+	} else {
+		rc = objfs_prov_presign(t->prov, t->bucket, p->key, method, (unsigned)ttl, &url,
+					&err);
+	}
 	if (put)
 		objfs_audit(r->peer->uid, r->peer->pid, t->name, "presign", p->rel, NULL, rc,
 			    detail);
@@ -1312,12 +1446,31 @@ static int ep_presign(struct req *r)
 			 (unsigned)r->peer->uid, err.msg[0] ? err.msg : strerror(-rc));
 		goto out;
 	}
+	/* what the store cannot refuse by itself is checked when it lands
+	 * (presign_watch.h): any tenant limit, since no signature binds quota */
+	if (put && c && !(pout.binds & OBJFS_PRESIGN_CHECKED_AT_UPLOAD) &&
+	    (c->max_object_size || c->quota_bytes || c->allowed_types || c->denied_types)) {
+		if (presign_watch_add(t, p->rel, p->key, expires, r->peer->uid, r->peer->pid))
+			log_warn("control socket: cannot watch the presigned PUT %s/%s: out of memory",
+				 t->name, p->rel);
+		else
+			watched = 1;
+	}
 	log_info("control socket: uid %u pid %d presigned %s %s/%s for %lld s",
 		 (unsigned)r->peer->uid, (int)r->peer->pid, method, t->name, p->rel,
 		 (long long)ttl);
-	resp_json(r->out, 200, json_pack("{s:o, s:s, s:I}", "url", jstr(url), "method", method,
-					 "expires", (json_int_t)(time(NULL) + ttl)));
+	resp = json_pack("{s:o, s:s, s:I}", "url", jstr(url), "method", method, "expires",
+			 (json_int_t)expires);
+	if (resp && put) {
+		hdrs = json_object();
+		for (size_t i = 0; hdrs && i < pout.nheaders; i++)
+			json_object_set_new(hdrs, pout.headers[i].key, jstr(pout.headers[i].value));
+		json_object_set_new(resp, "headers", hdrs ? hdrs : json_null());
+		json_object_set_new(resp, "checked_on_landing", json_boolean(watched));
+	}
+	resp_json(r->out, 200, resp);
 out:
+	objfs_presign_out_clear(&pout);
 	free(url);
 	free(p);
 	json_decref(obj);
@@ -1494,6 +1647,271 @@ out:
 	return 0;
 }
 
+/* ---- POST /v1/trash/list, /v1/trash/restore, /v1/trash/purge (trash.h) ---------------- */
+
+/* A JSON boolean field taken out of obj before body_fields sees it (which
+ * knows strings and integers): 0, or -1 with a 400 answer set. */
+static int body_bool(struct req *r, json_t *obj, const char *name, int *out)
+{
+	json_t *v = json_object_get(obj, name);
+
+	*out = 0;
+	if (!v)
+		return 0;
+	if (!json_is_boolean(v)) {
+		resp_err(r->out, 400, "bad request: \"%s\" must be true or false", name);
+		return -1;
+	}
+	*out = json_is_true(v);
+	json_object_del(obj, name);
+	return 0;
+}
+
+/* A trash request's path: the whole mount (p->tenant NULL, when absent and
+ * whole_ok), a tenant or a path in one; objfs's own area is not a path.
+ * 0, or -1 with the answer set (400, 403, 404). */
+static int trash_path(struct req *r, const char *path, int whole_ok, struct objfs_path *p)
+{
+	memset(p, 0, sizeof(*p));
+	if (!path) {
+		if (whole_ok)
+			return 0;
+		return resp_err(r->out, 400, "bad request: \"path\" is required"), -1;
+	}
+	if (resolve_path(r, path, 1, p))
+		return -1;
+	if (!p->tenant && !whole_ok)
+		return resp_err(r->out, 400, "bad path \"%.200s\": name a tenant and a path", path),
+		       -1;
+	if (p->tenant && objfs_rel_internal(p->rel))
+		return resp_err(r->out, 400, "bad path \"%.200s\": objfs's own area", path), -1;
+	if (p->tenant && !objfs_ctl_may_access(r->peer, p->tenant))
+		return forbid_tenant(r, p->tenant), -1;
+	return 0;
+}
+
+/* Appends one object per entry of v (tenant t) to arr: path, version, size,
+ * deleted and expires (Unix seconds; expires null: kept until purged), and
+ * when known mode ("0644"), type_mode (st_mode), uid, gid, mtime (seconds)
+ * and mtime_ns. */
+static int trash_entries_json(json_t *arr, const struct objfs_tenant *t,
+			      const struct objfs_trash_entry *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct objfs_trash_entry *e = &v[i];
+		int64_t exp = objfs_trash_expires_ms(t, e->deleted_ms);
+		json_t *o = json_pack("{s:s, s:o, s:s, s:I, s:I, s:o}", "tenant", t->name, "path",
+				      jstr(e->rel), "version", e->vid, "size", (json_int_t)e->size,
+				      "deleted", (json_int_t)(e->deleted_ms / 1000), "expires",
+				      exp ? json_integer(exp / 1000) : json_null());
+
+		if (o && e->has_attr) {
+			char mode[16];
+
+			snprintf(mode, sizeof(mode), "%04o", (unsigned)(e->mode & 07777));
+			json_object_set_new(o, "mode", json_string(mode));
+			json_object_set_new(o, "type_mode", json_integer((json_int_t)e->mode));
+			json_object_set_new(o, "uid", json_integer((json_int_t)e->uid));
+			json_object_set_new(o, "gid", json_integer((json_int_t)e->gid));
+			/* whole seconds and ns: a JSON real would round (9 digits) */
+			json_object_set_new(o, "mtime", json_integer((json_int_t)(
+				e->mtime_ns >= 0 ? e->mtime_ns / 1000000000LL
+						 : -((-e->mtime_ns + 999999999LL) / 1000000000LL))));
+			json_object_set_new(o, "mtime_ns", json_integer((json_int_t)e->mtime_ns));
+		}
+		if (!o || json_array_append_new(arr, o))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int trash_errno_status(int rc)
+{
+	switch (rc) {
+	case -ENOENT: return 404;
+	case -EEXIST: case -EISDIR: case -EBUSY: return 409;
+	case -EROFS: return 403;
+	case -EDQUOT: return 507;
+	case -E2BIG: case -EPERM: case -ENAMETOOLONG: case -EINVAL: return 400;
+	default: return 500;
+	}
+}
+
+static int ep_trash_list(struct req *r)
+{
+	struct objfs_ctx *ctx = r->ctx;
+	const char *path = NULL;
+	struct field f[] = { { "path", F_STRING, &path, NULL, NULL } };
+	struct objfs_trash_entry *v = NULL;
+	struct objfs_path *p = malloc(sizeof(*p));
+	char msg[CTL_MSG_MAX];
+	json_t *obj = NULL, *arr = json_array();
+	size_t n = 0, left = OBJFS_TRASH_LIST_MAX;
+	int truncated = 0, rc = 0;
+
+	if (!p || !arr) {
+		resp_oom(r->out);
+		goto out;
+	}
+	if (body_object(r, &obj) || body_fields(r, obj, f, 1) || trash_path(r, path, 1, p))
+		goto out;
+	for (size_t i = 0, nt = objfs_tenants_count(&ctx->tenants); i < nt && left; i++) {
+		struct objfs_tenant *t = &ctx->tenants.v[i];
+		int tr = 0;
+
+		if (p->tenant ? t != p->tenant
+			      : tenant_removed(t) || !objfs_ctl_may_access(r->peer, t))
+			continue;
+		rc = objfs_trash_list(t, p->tenant ? p->rel : "", left, &v, &n, &tr, msg,
+				      sizeof(msg));
+		if (rc) {
+			resp_err(r->out, 500, "%s", msg);
+			goto out;
+		}
+		if (trash_entries_json(arr, t, v, n)) {
+			resp_oom(r->out);
+			goto out;
+		}
+		left -= n;
+		truncated |= tr || !left;
+		objfs_trash_entries_free(v, n);
+		v = NULL;
+		n = 0;
+	}
+	resp_json(r->out, 200, json_pack("{s:O, s:b}", "entries", arr, "truncated", truncated));
+out:
+	objfs_trash_entries_free(v, n);
+	json_decref(arr);
+	json_decref(obj);
+	free(p);
+	return 0;
+}
+
+static int ep_trash_restore(struct req *r)
+{
+	const char *path = NULL, *version = NULL, *to = NULL;
+	struct field f[] = {
+		{ "path", F_STRING, &path, NULL, NULL },
+		{ "version", F_STRING, &version, NULL, NULL },
+		{ "to", F_STRING, &to, NULL, NULL },
+	};
+	struct objfs_path *p = malloc(sizeof(*p)), *pt = malloc(sizeof(*pt));
+	struct objfs_trash_entry *done = NULL;
+	char msg[CTL_MSG_MAX], detail[CTL_MSG_MAX];
+	json_t *obj = NULL, *arr = NULL;
+	size_t ndone = 0;
+	int force = 0, rc;
+
+	if (!p || !pt) {
+		resp_oom(r->out);
+		goto out;
+	}
+	if (body_object(r, &obj) || body_bool(r, obj, "force", &force) ||
+	    body_fields(r, obj, f, sizeof(f) / sizeof(f[0])) || trash_path(r, path, 0, p))
+		goto out;
+	if (!p->rel[0]) {
+		resp_err(r->out, 400, "bad path \"%.200s\": name a file or directory in the tenant",
+			 path);
+		goto out;
+	}
+	if (to) {
+		if (trash_path(r, to, 0, pt))
+			goto out;
+		if (pt->tenant != p->tenant || !pt->rel[0]) {
+			resp_err(r->out, 400, "bad \"to\" \"%.200s\": a path in tenant %s", to,
+				 p->tenant->name);
+			goto out;
+		}
+	}
+	rc = objfs_trash_restore(r->ctx, p->tenant, p->rel, version, to ? pt->rel : NULL, force,
+				 &done, &ndone, msg, sizeof(msg));
+	snprintf(detail, sizeof(detail), "version=%s%s files=%zu", version ? version : "newest",
+		 force ? " force" : "", ndone);
+	objfs_audit(r->peer->uid, r->peer->pid, p->tenant->name, "trash-restore", p->rel,
+		    to ? pt->rel : NULL, rc, rc ? msg : detail);
+	if (rc) {
+		log_warn("control socket: trash restore %s/%s by uid %u: %s", p->tenant->name,
+			 p->rel, (unsigned)r->peer->uid, msg);
+		resp_err(r->out, trash_errno_status(rc), "%s", msg);
+		goto out;
+	}
+	log_info("control socket: uid %u pid %d restored %zu files from the trash at %s/%s",
+		 (unsigned)r->peer->uid, (int)r->peer->pid, ndone, p->tenant->name, p->rel);
+	arr = json_array();
+	if (!arr || trash_entries_json(arr, p->tenant, done, ndone)) {
+		resp_oom(r->out);
+		goto out;
+	}
+	resp_json(r->out, 200, json_pack("{s:I, s:O}", "restored", (json_int_t)ndone, "entries",
+					 arr));
+out:
+	objfs_trash_entries_free(done, ndone);
+	json_decref(arr);
+	json_decref(obj);
+	free(p);
+	free(pt);
+	return 0;
+}
+
+static int ep_trash_purge(struct req *r)
+{
+	struct objfs_ctx *ctx = r->ctx;
+	const char *path = NULL, *version = NULL;
+	struct field f[] = {
+		{ "path", F_STRING, &path, NULL, NULL },
+		{ "version", F_STRING, &version, NULL, NULL },
+	};
+	struct objfs_path *p = malloc(sizeof(*p));
+	char msg[CTL_MSG_MAX], detail[128];
+	json_t *obj = NULL;
+	size_t total = 0;
+	uint64_t total_bytes = 0;
+	int expired = 0, rc = 0;
+
+	if (!p) {
+		resp_oom(r->out);
+		goto out;
+	}
+	if (body_object(r, &obj) || body_bool(r, obj, "expired", &expired) ||
+	    body_fields(r, obj, f, sizeof(f) / sizeof(f[0])) || trash_path(r, path, 1, p))
+		goto out;
+	if (version && (!p->tenant || !p->rel[0])) {
+		resp_err(r->out, 400, "bad request: \"version\" needs the file's \"path\"");
+		goto out;
+	}
+	for (size_t i = 0, nt = objfs_tenants_count(&ctx->tenants); i < nt; i++) {
+		struct objfs_tenant *t = &ctx->tenants.v[i];
+		size_t count = 0;
+		uint64_t bytes = 0;
+
+		if (p->tenant ? t != p->tenant
+			      : tenant_removed(t) || !objfs_ctl_may_access(r->peer, t))
+			continue;
+		rc = objfs_trash_purge(t, p->tenant ? p->rel : NULL, version, expired, &count,
+				       &bytes, msg, sizeof(msg));
+		total += count;
+		total_bytes += bytes;
+		snprintf(detail, sizeof(detail), "versions=%zu bytes=%" PRIu64 "%s%s%s", count,
+			 bytes, expired ? " expired" : "", version ? " version=" : "",
+			 version ? version : "");
+		objfs_audit(r->peer->uid, r->peer->pid, t->name, "trash-purge",
+			    p->tenant ? p->rel : "", NULL, rc, rc ? msg : detail);
+		if (rc) {
+			resp_err_with(r->out, 500, json_pack("{s:I}", "purged", (json_int_t)total),
+				      "%s", msg);
+			goto out;
+		}
+	}
+	log_info("control socket: uid %u pid %d purged %zu versions (%" PRIu64 " bytes) from "
+		 "the trash", (unsigned)r->peer->uid, (int)r->peer->pid, total, total_bytes);
+	resp_json(r->out, 200, json_pack("{s:I, s:I}", "purged", (json_int_t)total, "bytes",
+					 (json_int_t)total_bytes));
+out:
+	json_decref(obj);
+	free(p);
+	return 0;
+}
+
 /* ---- routing ---------------------------------------------------------------------------- */
 
 enum { R_ANY = 0, R_TENANT, R_ADMIN };   /* who may call */
@@ -1511,6 +1929,9 @@ static const struct route {
 	{ "/v1/flush", "POST", R_TENANT, ep_flush },
 	{ "/v1/metrics", "GET", R_ADMIN, ep_metrics },
 	{ "/v1/reload", "POST", R_ADMIN, ep_reload },
+	{ "/v1/trash/list", "POST", R_TENANT, ep_trash_list },
+	{ "/v1/trash/restore", "POST", R_TENANT, ep_trash_restore },
+	{ "/v1/trash/purge", "POST", R_TENANT, ep_trash_purge },
 };
 
 int objfs_ctl_handle(struct objfs_ctl_api *api, const struct objfs_ctl_peer *peer,

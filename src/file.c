@@ -79,6 +79,8 @@ int files_new(struct objfs_ctx *ctx, struct objfs_files **out)
 static void file_destroy(struct objfs_file *f)
 {
 	quota_release(f->tenant, f->q_res);
+	if (f->q_obj)
+		quota_unreserve_object(f->tenant);   /* created, never landed */
 	if (f->cfd >= 0)
 		close(f->cfd);
 	objfs_fileattr_clear(&f->attr);
@@ -1214,8 +1216,9 @@ void file_landed(struct objfs_file *f, int64_t seq, const char *old_base, const 
 	if (etag && !f->unlinked) {
 		char *e = strdup(etag);
 
-		quota_landed(f->tenant, f->q_base, size);
+		quota_landed(f->tenant, f->q_base, size, f->q_obj);
 		f->q_base = size;
+		f->q_obj = 0;
 		quota_resize(f, f->size);   /* growth is now counted against the new base */
 
 		int clean = e && seq == f->last_seq && !f->dirty;

@@ -71,6 +71,7 @@ struct objfs_file {
 	char *content_type;
 	uint64_t q_base;              /* size of the landed object, as counted by the quota */
 	uint64_t q_res;               /* quota reserved for growth beyond q_base */
+	int q_obj;                    /* holds a quota object reservation (created, not landed) */
 	int cfd;                      /* cached fd of chunk cfd_idx at version cfd_ver */
 	size_t cfd_idx;
 	uint32_t cfd_ver;

@@ -40,8 +40,10 @@
 #include "log.h"
 #include "meta.h"
 #include "metrics.h"
+#include "mimetype.h"
 #include "objmeta.h"
 #include "quota.h"
+#include "trash.h"
 #include "writeback.h"
 
 #define READDIR_PAGE 256
@@ -150,6 +152,8 @@ static int resolve(struct objfs_ctx *ctx, const char *path, struct objfs_path *p
 		return rc;
 	if (p->tenant && !tenant_allowed(p->tenant))
 		return -EACCES;
+	if (p->tenant && objfs_rel_internal(p->rel))
+		return -ENOENT;          /* objfs's own area (the trash): never a file */
 	return 0;
 }
 
@@ -187,6 +191,9 @@ static int resolve_new(struct objfs_ctx *ctx, const char *path, struct objfs_pat
 	int rc = resolve_mut(ctx, path, p);
 
 	if (rc == -ENOENT && path && path[0] == '/' && !strchr(path + 1, '/'))
+		return -EPERM;
+	/* resolve() parsed it before refusing: a name in objfs's own area */
+	if (rc == -ENOENT && path && p->tenant && objfs_rel_internal(p->rel))
 		return -EPERM;
 	return rc;
 }
@@ -582,8 +589,9 @@ static int relist(struct objfs_ctx *ctx, struct objfs_tenant *t, const char *dir
 			struct meta_entry old;
 			char child[2 * OBJFS_KEY_MAX + 2];
 
-			if (!name[0] || objfs_name_check(name, strlen(name)))
-				continue;
+			if (!name[0] || objfs_name_check(name, strlen(name)) ||
+			    (!dir[0] && objfs_rel_internal(name)))
+				continue;            /* objfs's own area is never listed */
 			names[n] = name;
 			snprintf(child, sizeof(child), "%s%s%s", dir, dir[0] ? "/" : "", name);
 			if (oi->has_meta) {
@@ -615,7 +623,7 @@ static int relist(struct objfs_ctx *ctx, struct objfs_tenant *t, const char *dir
 			if (len < 2)
 				continue;
 			name[len - 1] = '\0';          /* drop the delimiter */
-			if (objfs_name_check(name, len - 1))
+			if (objfs_name_check(name, len - 1) || (!dir[0] && objfs_rel_internal(name)))
 				continue;
 			names[n] = name;
 			snprintf(child, sizeof(child), "%s%s%s", dir, dir[0] ? "/" : "", name);
@@ -744,7 +752,10 @@ static int objfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, of
 		if (rc)
 			return rc;
 		for (i = 0; i < n; i++) {
-			if (!full) {
+			/* a row cached before the area was hidden is not shown either */
+			if (!full && !p.rel[0] && objfs_rel_internal(ents[i].name)) {
+				after = ents[i].cookie;
+			} else if (!full) {
 				char child[2 * OBJFS_KEY_MAX + 2];
 				struct objfs_file *f;
 
@@ -899,22 +910,29 @@ static int objfs_rmdir(const char *path)
 
 /* ---- files ---- */
 
-static int type_allowed(const struct objfs_tenant *t, const char *rel)
-{
-	const char *ct = objfs_content_type_for(rel);
-	const struct objfs_tenant_conf *c = t->conf;
+/* Why the current operation of this FUSE thread was refused, for its audit
+ * record (op_end_audit consumes it); "" when there is nothing to add. */
+static __thread char op_detail[256];
 
-	if (c->denied_types)
-		for (char **d = c->denied_types; *d; d++)
-			if (!strcasecmp(*d, ct))
-				return 0;
-	if (c->allowed_types) {
-		for (char **a = c->allowed_types; *a; a++)
-			if (!strcasecmp(*a, ct))
-				return 1;
-		return 0;
-	}
-	return 1;
+/*
+ * 1 if tenant t's allowed_types/denied_types let a regular file be named rel
+ * (its type from the name, mimetype.h); else logs the refusal of op, keeps
+ * the reason for the audit record and returns 0 (the caller fails with
+ * EACCES).
+ */
+static int type_allowed(const struct objfs_tenant *t, const char *rel, const char *op)
+{
+	const struct objfs_tenant_conf *c = __atomic_load_n(&t->conf, __ATOMIC_ACQUIRE);
+	char why[sizeof(op_detail)], safe[256];
+
+	if (!c->allowed_types && !c->denied_types)
+		return 1;
+	if (mimetype_policy(c->allowed_types, c->denied_types, objfs_content_type_for(rel), why,
+			    sizeof(why)))
+		return 1;
+	log_warn("%s %s/%s refused: %s", op, t->name, objfs_log_safe(rel, safe, sizeof(safe)), why);
+	snprintf(op_detail, sizeof(op_detail), "%s", why);
+	return 0;
 }
 
 static struct handle *handle_new(struct objfs_file *f)
@@ -944,10 +962,10 @@ static int objfs_create(const char *path, mode_t mode, struct fuse_file_info *fi
 		return rc;
 	if (!p.rel[0])
 		return -EEXIST;
-	if (!S_ISREG(mode | S_IFREG) || !type_allowed(p.tenant, p.rel))
+	if (!S_ISREG(mode | S_IFREG) || !type_allowed(p.tenant, p.rel, "create"))
 		return -EACCES;
 	new_attr(&a, S_IFREG | (mode & 07777));
-	rc = quota_add_object(p.tenant);
+	rc = quota_add_object(p.tenant);   /* EDQUOT past quota_objects */
 	if (rc)
 		return rc;
 	entry_from_attr(&e, META_FILE, &a);
@@ -955,15 +973,18 @@ static int objfs_create(const char *path, mode_t mode, struct fuse_file_info *fi
 	if (rc == 0)
 		rc = files_get(ctx->files, p.tenant, p.rel, fid, NULL, &a, &f);
 	if (rc) {
-		quota_remove_object(p.tenant, 0);
+		quota_unreserve_object(p.tenant);
 		return rc;
 	}
 	if (f->fid != fid) {
 		/* raced with another open of the same name: behave like O_TRUNC */
+		quota_unreserve_object(p.tenant);   /* that file is counted already */
 		rc = file_truncate(f, 0);
 	}
 	pthread_mutex_lock(&f->lock);
 	f->dirty = 1;                 /* even an empty new file must be uploaded */
+	if (f->fid == fid)
+		f->q_obj = 1;         /* the reservation lands with its first upload */
 	pthread_mutex_unlock(&f->lock);
 	if (rc) {
 		file_put(f);
@@ -1017,7 +1038,16 @@ static int objfs_mknod(const char *path, mode_t mode, dev_t rdev)
 	if (rc)
 		return rc;
 	new_attr(&a, mode);
+	rc = quota_add_object(p.tenant);   /* an object like any file */
+	if (rc)
+		return rc;
+	quota_op_begin(p.tenant);
 	rc = put_small(p.tenant, key, NULL, 0, "application/octet-stream", &a, etag);
+	if (rc)
+		quota_unreserve_object(p.tenant);
+	else
+		quota_object_created(p.tenant, 0);
+	quota_op_end(p.tenant);
 	if (rc)
 		return rc;
 	entry_from_attr(&e, META_FILE, &a);
@@ -1204,8 +1234,15 @@ static int remove_file(struct objfs_ctx *ctx, struct objfs_path *p, const char *
 	struct objfs_file *f;
 	struct objfs_err err;
 	struct meta_entry neg;
+	uint64_t q_size = 0;             /* quota: the landed object that goes, if q_gone */
+	int q_gone = 0;
 	int rc = tenant_key(p->tenant, p->rel, key, sizeof(key));
 
+	if (rc)
+		return rc;
+	/* trash_days: the landed object is kept first; if it cannot be, it
+	 * stays (trash.h) */
+	rc = objfs_trash_keep(p->tenant, p->rel);
 	if (rc)
 		return rc;
 	f = files_lookup(ctx->files, p->tenant, p->rel);
@@ -1215,11 +1252,18 @@ static int remove_file(struct objfs_ctx *ctx, struct objfs_path *p, const char *
 			file_put(f);
 			return rc;
 		}
-		/* the quota stops counting it (its open handles live on in staging) */
+		/* the quota stops counting it (its open handles live on in staging):
+		 * a file never landed gives its reservation back, a landed one is
+		 * subtracted once its object is gone */
 		pthread_mutex_lock(&f->lock);
-		quota_remove_object(p->tenant, f->q_base);
+		if (f->q_obj)
+			quota_unreserve_object(p->tenant);
+		else
+			q_gone = 1;
+		q_size = f->q_base;
 		quota_release(p->tenant, f->q_res);
 		f->q_base = f->q_res = 0;
+		f->q_obj = 0;
 		pthread_mutex_unlock(&f->lock);
 		if (hide_as) {
 			files_rename(ctx->files, p->tenant, p->rel, hide_as);
@@ -1231,11 +1275,17 @@ static int remove_file(struct objfs_ctx *ctx, struct objfs_path *p, const char *
 		}
 		writeback_cancel_file(ctx->wb, f);
 		file_put(f);
-	} else if (p->tenant->quota && meta_get(ctx->meta, p->tenant->name, p->rel, &neg) == 0) {
-		quota_remove_object(p->tenant, neg.size);
+	} else if (quota_active(p->tenant) &&
+		   meta_get(ctx->meta, p->tenant->name, p->rel, &neg) == 0) {
+		q_gone = neg.type == META_FILE || neg.type == META_LINK;
+		q_size = neg.size;
 		meta_entry_clear(&neg);
 	}
+	quota_op_begin(p->tenant);
 	rc = objfs_prov_del(p->tenant->prov, p->tenant->bucket, key, &err);
+	if (rc == 0 && q_gone)
+		quota_remove_object(p->tenant, q_size);
+	quota_op_end(p->tenant);
 	if (rc) {
 		log_warn("unlink %s/%s: %s", p->tenant->bucket, key, err.msg);
 		return rc;
@@ -1256,6 +1306,10 @@ static int objfs_unlink(const char *path)
 	struct stat st;
 	int rc = resolve_mut(ctx, path, &p);
 
+	/* the kernel's cleanup of an unlinked file's last close: a reload may
+	 * have made the tenant read-only since the unlink */
+	if (rc == -EROFS && p.rel[0] && is_hidden(p.rel))
+		rc = 0;
 	if (rc)
 		return rc;
 	if (!p.rel[0])
@@ -1420,17 +1474,24 @@ static int rename_file(struct objfs_ctx *ctx, struct objfs_tenant *t, const char
 	struct objfs_err err;
 	struct meta_entry e;
 	char *base = NULL;
-	int rc = 0;
+	uint64_t q_size = 0;             /* quota: the replaced target's landed object */
+	int q_gone = 0, rc = 0;
 
 	if (tenant_key(t, from, fkey, sizeof(fkey)) || tenant_key(t, to, tkey, sizeof(tkey)))
 		return -ENAMETOOLONG;
-	if (t->quota && meta_get(ctx->meta, t->name, to, &e) == 0) {
-		if (e.type == META_FILE || e.type == META_LINK)
-			quota_remove_object(t, e.size);   /* the target object goes away */
+	if (quota_active(t) && meta_get(ctx->meta, t->name, to, &e) == 0) {
+		q_gone = e.type == META_FILE || e.type == META_LINK;
+		q_size = e.size;
 		meta_entry_clear(&e);
 	}
 	dst = files_lookup(ctx->files, t, to);
 	if (dst) {
+		/* an open target knows its landed size (or that it never landed:
+		 * its reservation goes when it is freed) */
+		pthread_mutex_lock(&dst->lock);
+		q_gone = !dst->q_obj;
+		q_size = dst->q_base;
+		pthread_mutex_unlock(&dst->lock);
 		/* the target is replaced: whoever still holds it keeps its content */
 		rc = file_materialize(dst);
 		if (rc == 0) {
@@ -1487,6 +1548,8 @@ plain:
 	if (rc)
 		return rc;
 cache:
+	if (q_gone)
+		quota_remove_object(t, q_size);   /* the target object went away */
 	meta_rename(ctx->meta, t->name, from, to);
 	if (etag[0] && meta_get(ctx->meta, t->name, to, &e) == 0) {
 		free(e.etag);
@@ -1514,8 +1577,8 @@ static int objfs_rename(const char *from, const char *to, unsigned int flags)
 		rc = objfs_path_parse(&ctx->tenants, to, &pt);
 	if (rc)
 		return rc;
-	if (pt.tenant != pf.tenant)
-		return -EXDEV;           /* tenants are separate stores */
+	if (pt.tenant != pf.tenant)  /* tenants are separate stores */
+		return pt.tenant && pt.tenant->conf->read_only ? -EROFS : -EXDEV;
 	rc = resolve_mut(ctx, to, &pt);
 	if (rc)
 		return rc;
@@ -1543,15 +1606,38 @@ static int objfs_rename(const char *from, const char *to, unsigned int flags)
 			if (rc)
 				return rc;
 		}
-		return rename_dir(ctx, pf.tenant, pf.rel, pt.rel);
+		quota_op_begin(pf.tenant);       /* objects move: no reconcile meanwhile */
+		rc = rename_dir(ctx, pf.tenant, pf.rel, pt.rel);
+		quota_op_end(pf.tenant);
+		return rc;
 	}
 	if (dst_exists && S_ISDIR(st.st_mode))
 		return -EISDIR;
-	return rename_file(ctx, pf.tenant, pf.rel, pt.rel);
+	/* a file's type comes from its name: the new name must be allowed too
+	 * (a directory's files keep theirs) */
+	if (S_ISREG(sf.st_mode) && !type_allowed(pt.tenant, pt.rel, "rename"))
+		return -EACCES;
+	/* trash_days: the file replaced is kept first (trash.h) */
+	if (dst_exists && (rc = objfs_trash_keep(pt.tenant, pt.rel)) != 0)
+		return rc;
+	quota_op_begin(pf.tenant);
+	rc = rename_file(ctx, pf.tenant, pf.rel, pt.rel);
+	quota_op_end(pf.tenant);
+	return rc;
 }
 
 static int objfs_link(const char *from, const char *to)
 {
+	struct objfs_ctx *ctx = ctx_get();
+	struct objfs_path p;
+
+	/* a read-only tenant says so, as for every other mutation */
+	if (objfs_path_parse(&ctx->tenants, to, &p) == 0 && p.tenant &&
+	    p.tenant->conf->read_only)
+		return -EROFS;
+	if (objfs_path_parse(&ctx->tenants, from, &p) == 0 && p.tenant &&
+	    p.tenant->conf->read_only)
+		return -EROFS;
 	return -EPERM;                   /* objects cannot share content by name */
 }
 
@@ -1578,7 +1664,19 @@ static int objfs_symlink(const char *target, const char *path)
 	if (rc)
 		return rc;
 	new_attr(&a, S_IFLNK | 0777);
+	rc = quota_add_object(p.tenant);   /* a symlink is an object of tlen bytes */
+	if (rc == 0 && (rc = quota_reserve(p.tenant, tlen)) != 0)
+		quota_unreserve_object(p.tenant);
+	if (rc)
+		return rc;
+	quota_op_begin(p.tenant);
 	rc = put_small(p.tenant, key, target, tlen, "application/octet-stream", &a, etag);
+	if (rc)
+		quota_unreserve_object(p.tenant);
+	else
+		quota_object_created(p.tenant, tlen);
+	quota_release(p.tenant, tlen);      /* after: never both uncounted */
+	quota_op_end(p.tenant);
 	if (rc)
 		return rc;
 	entry_from_attr(&e, META_LINK, &a);
@@ -1821,7 +1919,10 @@ static int objfs_setxattr(const char *path, const char *name, const char *value,
 			  int flags)
 {
 	struct xattr_set x = { name, value, size, flags };
+	struct objfs_path p;
 
+	if (resolve_mut(ctx_get(), path, &p) == -EROFS)
+		return -EROFS;       /* before the namespace, as a read-only mount does */
 	if (strncmp(name, "user.", 5))
 		return -ENOTSUP;         /* only the user namespace is stored */
 	return change_attr(path, NULL, set_xattr, &x);
@@ -1830,7 +1931,10 @@ static int objfs_setxattr(const char *path, const char *name, const char *value,
 static int objfs_removexattr(const char *path, const char *name)
 {
 	struct xattr_set x = { name, NULL, 0, XATTR_REPLACE };
+	struct objfs_path p;
 
+	if (resolve_mut(ctx_get(), path, &p) == -EROFS)
+		return -EROFS;       /* before the namespace, as a read-only mount does */
 	if (strncmp(name, "user.", 5))
 		return -ENOTSUP;
 	return change_attr(path, NULL, set_xattr, &x);
@@ -1921,6 +2025,10 @@ static int objfs_listxattr(const char *path, char *list, size_t size)
 
 static int objfs_statfs(const char *path, struct statvfs *sv)
 {
+	struct objfs_ctx *ctx = ctx_get();
+	struct quota_usage u;
+	struct objfs_path p;
+
 	memset(sv, 0, sizeof(*sv));
 	/* object stores have no fixed size: report 1 PiB, like s3fs does for S3 */
 	sv->f_bsize = 4096;
@@ -1932,6 +2040,23 @@ static int objfs_statfs(const char *path, struct statvfs *sv)
 	sv->f_ffree = sv->f_files;
 	sv->f_favail = sv->f_files;
 	sv->f_namemax = OBJFS_NAME_MAX;
+	/* inside a tenant with a quota: its limits and usage, so df shows them
+	 * (bytes in 4 KiB blocks rounded up, the limit rounded down) */
+	if (path && objfs_path_parse(&ctx->tenants, path, &p) == 0 && p.tenant &&
+	    quota_usage(p.tenant, &u) == 0) {
+		if (u.max_bytes) {
+			fsblkcnt_t used = (fsblkcnt_t)((u.bytes + 4095) / 4096);
+
+			sv->f_blocks = (fsblkcnt_t)(u.max_bytes / 4096);
+			sv->f_bfree = used < sv->f_blocks ? sv->f_blocks - used : 0;
+			sv->f_bavail = sv->f_bfree;
+		}
+		if (u.max_objects) {
+			sv->f_files = (fsfilcnt_t)u.max_objects;
+			sv->f_ffree = u.objects < u.max_objects ? (fsfilcnt_t)(u.max_objects - u.objects) : 0;
+			sv->f_favail = sv->f_ffree;
+		}
+	}
 	return 0;
 }
 
@@ -2093,7 +2218,8 @@ static int op_end(const struct op_scope *sc, int rc)
 /* op_end() for a mutation of sc->path (to: the second path, or NULL). */
 static int op_end_audit(const struct op_scope *sc, int rc, const char *to)
 {
-	audit_op(sc, rel_of(sc->path), to, rc < 0 ? rc : 0, NULL);
+	audit_op(sc, rel_of(sc->path), to, rc < 0 ? rc : 0, op_detail[0] ? op_detail : NULL);
+	op_detail[0] = '\0';
 	return op_end(sc, rc);
 }
 
@@ -2197,6 +2323,8 @@ static int h_open(const char *path, struct fuse_file_info *fi)
 	op_begin(&sc, OBJFS_FSOP_OPEN, path, NULL);
 	rc = objfs_open(path, fi);
 	note_opener(path, fi, rc);
+	if (rc == -EROFS)            /* a refused write-open is a refused mutation */
+		audit_op(&sc, rel_of(path), NULL, rc, "open for writing");
 	return op_end(&sc, rc);
 }
 
@@ -2403,6 +2531,21 @@ static int set_handler(int sig, void (*fn)(int))
 	return sigaction(sig, &sa, NULL);
 }
 
+/* The mounted filesystem, for objfs_fs_invalidate from service threads: set
+ * once mounted, cleared after the services stopped (before the unmount). */
+static struct fuse *live_fuse;
+
+void objfs_fs_invalidate(const struct objfs_tenant *t, const char *rel)
+{
+	struct fuse *fuse = __atomic_load_n(&live_fuse, __ATOMIC_ACQUIRE);
+	char path[OBJFS_NAME_MAX + OBJFS_KEY_MAX + 3];
+
+	if (!fuse || snprintf(path, sizeof(path), "/%s%s%s", t->name, rel[0] ? "/" : "", rel) >=
+			     (int)sizeof(path))
+		return;
+	fuse_invalidate_path(fuse, path);
+}
+
 int objfs_fs_main(struct objfs_ctx *ctx, int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -2428,6 +2571,7 @@ int objfs_fs_main(struct objfs_ctx *ctx, int argc, char **argv)
 	if (fuse_mount(fuse, opts.mountpoint) != 0)
 		goto out;
 	mounted = 1;
+	__atomic_store_n(&live_fuse, fuse, __ATOMIC_RELEASE);
 	set_read_ahead(opts.mountpoint, 1024);
 	if (fuse_daemonize(opts.foreground) != 0)
 		goto out;
@@ -2474,6 +2618,7 @@ out:
 		objfs_services_stop(ctx);
 	else if (sig_started)
 		objfs_services_stop(ctx);    /* whatever a failed start left running */
+	__atomic_store_n(&live_fuse, NULL, __ATOMIC_RELEASE);   /* no service calls in */
 	if (handlers)
 		fuse_remove_signal_handlers(se);
 	if (mounted)

@@ -187,14 +187,14 @@ int main(int argc, char **argv)
 	ctx.chunk_size = cfg->chunk_size;
 	if (objfs_tenants_init(&ctx.tenants, cfg) || open_providers(&ctx, cfg))
 		goto out;
-	for (size_t i = 0; i < ctx.tenants.n; i++)
-		quota_init(&ctx.tenants.v[i]);   /* a failed count is logged, not fatal */
 	rc = meta_open(cfg->cache_dir, &ctx.meta);
 	if (rc) {
 		fprintf(stderr, "%s: cannot open the metadata cache in %s: %s\n", cfg->path,
 			cfg->cache_dir, strerror(-rc));
 		goto out;
 	}
+	for (size_t i = 0; i < ctx.tenants.n; i++)
+		quota_init(&ctx.tenants.v[i], &ctx);   /* a failed count is logged, not fatal */
 	rc = staging_open(cfg->cache_dir, cfg->staging_max_bytes, &ctx.staging);
 	if (rc) {
 		fprintf(stderr, "%s: cannot open the staging area in %s: %s\n", cfg->path,
@@ -226,12 +226,12 @@ out:
 	files_free(ctx.files);
 	objfs_readcache_free(ctx.rcache);    /* made by objfs_services_start */
 	staging_free(ctx.staging);
+	for (size_t i = 0; i < ctx.tenants.n; i++)
+		quota_free(&ctx.tenants.v[i], ctx.meta);   /* stores the usage, clean */
 	meta_close(ctx.meta);
 	for (size_t i = 0; i < ctx.nprovs; i++)
 		objfs_prov_free(ctx.provs[i]);
 	free(ctx.provs);
-	for (size_t i = 0; i < ctx.tenants.n; i++)
-		quota_free(&ctx.tenants.v[i]);
 	objfs_tenants_clear(&ctx.tenants);
 	objfs_reload_free(&ctx);
 	objfs_audit_close();

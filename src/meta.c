@@ -24,6 +24,7 @@ enum {
 	ST_READDIR, ST_HAS_CHILD, ST_EXPIRE_TREE,
 	ST_J_INSERT, ST_J_UPLOAD_ID, ST_J_ADD_PART, ST_J_PARTS, ST_J_DEL, ST_J_DEL_PARTS,
 	ST_J_RETARGET, ST_J_LOAD, ST_J_REBASE,
+	ST_U_GET, ST_U_PUT, ST_U_DEL, ST_J_COUNT,
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
 	ST_COUNT
 };
@@ -86,6 +87,12 @@ static const char *const sql_text[ST_COUNT] = {
 		   " content_type, upload_id, created_ms, inline FROM uploads ORDER BY seq",
 	[ST_J_REBASE] = "UPDATE uploads SET base_etag = ?3 WHERE fid = ?1 AND seq > ?2"
 		   " AND base_etag IS ?4",
+	[ST_U_GET] = "SELECT location, bytes, objects, seeded_ms, reconciled_ms, clean FROM usage"
+		   " WHERE tenant = ?1",
+	[ST_U_PUT] = "INSERT OR REPLACE INTO usage(tenant, location, bytes, objects, seeded_ms,"
+		   " reconciled_ms, clean) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_U_DEL] = "DELETE FROM usage WHERE tenant = ?1",
+	[ST_J_COUNT] = "SELECT count(*) FROM uploads WHERE tenant = ?1",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
@@ -107,6 +114,10 @@ static const char schema[] =
 	" content_type TEXT, upload_id TEXT, created_ms INTEGER NOT NULL, inline BLOB);"
 	"CREATE TABLE IF NOT EXISTS parts(seq INTEGER NOT NULL, number INTEGER NOT NULL,"
 	" size INTEGER NOT NULL, etag TEXT NOT NULL, PRIMARY KEY(seq, number));"
+	/* quota usage of a tenant (quota.c); location: where it was counted */
+	"CREATE TABLE IF NOT EXISTS usage(tenant TEXT PRIMARY KEY, location TEXT NOT NULL,"
+	" bytes INTEGER NOT NULL, objects INTEGER NOT NULL, seeded_ms INTEGER NOT NULL,"
+	" reconciled_ms INTEGER NOT NULL, clean INTEGER NOT NULL);"
 	/* the mount root owns inode number 1 */
 	"INSERT OR IGNORE INTO entries(ino, tenant, path, parent, name, type)"
 	" VALUES(1, '', '', '', '', 2);";
@@ -903,5 +914,98 @@ int meta_journal_load(struct objfs_meta *m, struct meta_upload **out, size_t *n)
 	}
 	*out = v;
 	*n = cnt;
+	return rc;
+}
+
+/* --- quota usage --- */
+
+void meta_usage_clear(struct meta_usage *u)
+{
+	if (!u)
+		return;
+	free(u->location);
+	memset(u, 0, sizeof(*u));
+}
+
+int meta_usage_get(struct objfs_meta *m, const char *tenant, struct meta_usage *out)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&m->lock);
+	s = stmt(m, ST_U_GET);
+	sqlite3_bind_text(s, 1, tenant, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		out->location = col_strdup(s, 0);
+		out->bytes = (uint64_t)sqlite3_column_int64(s, 1);
+		out->objects = (uint64_t)sqlite3_column_int64(s, 2);
+		out->seeded_ms = sqlite3_column_int64(s, 3);
+		out->reconciled_ms = sqlite3_column_int64(s, 4);
+		out->clean = sqlite3_column_int(s, 5);
+		rc = out->location ? 0 : -ENOMEM;
+	} else {
+		rc = rc == SQLITE_DONE ? -ENOENT : db_fail(m, "usage get");
+	}
+	sqlite3_reset(s);
+	pthread_mutex_unlock(&m->lock);
+	if (rc)
+		meta_usage_clear(out);
+	return rc;
+}
+
+int meta_usage_put(struct objfs_meta *m, const char *tenant, const struct meta_usage *u)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	pthread_mutex_lock(&m->lock);
+	s = stmt(m, ST_U_PUT);
+	sqlite3_bind_text(s, 1, tenant, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, u->location ? u->location : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)u->bytes);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)u->objects);
+	sqlite3_bind_int64(s, 5, u->seeded_ms);
+	sqlite3_bind_int64(s, 6, u->reconciled_ms);
+	sqlite3_bind_int(s, 7, u->clean ? 1 : 0);
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_fail(m, "usage put");
+	sqlite3_reset(s);
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+int meta_usage_del(struct objfs_meta *m, const char *tenant)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	pthread_mutex_lock(&m->lock);
+	s = stmt(m, ST_U_DEL);
+	sqlite3_bind_text(s, 1, tenant, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_fail(m, "usage del");
+	sqlite3_reset(s);
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+int meta_journal_count(struct objfs_meta *m, const char *tenant, uint64_t *n)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*n = 0;
+	pthread_mutex_lock(&m->lock);
+	s = stmt(m, ST_J_COUNT);
+	sqlite3_bind_text(s, 1, tenant, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*n = (uint64_t)sqlite3_column_int64(s, 0);
+		rc = 0;
+	} else {
+		rc = db_fail(m, "journal count");
+	}
+	sqlite3_reset(s);
+	pthread_mutex_unlock(&m->lock);
 	return rc;
 }

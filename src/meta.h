@@ -3,7 +3,7 @@
  *
  * One database (cache_dir/meta.db), WAL mode, one connection guarded by one
  * mutex, so there is a single writer path and "database is locked" cannot
- * happen.  Statements are prepared once.  Two kinds of data live here:
+ * happen.  Statements are prepared once.  Three kinds of data live here:
  *
  *  entries   the attribute / listing cache: one row per path seen (positive or
  *            negative), keyed by (tenant, path).  Its rowid is the inode
@@ -18,6 +18,10 @@
  *  parts     docs/architecture.md).  A journal commit runs with
  *            synchronous=FULL, so when it returns the entry survives kill -9
  *            and power loss.
+ *
+ *  usage     quota usage per tenant (quota.c, docs/quotas.md): one row per
+ *            tenant with a quota, written about once a second while it
+ *            changes and at shutdown (synchronous=NORMAL).
  *
  * Paths are relative to the tenant ("" is the tenant root, "a/b" a child);
  * tenants are named by their configured name.  All functions return 0 or a
@@ -157,11 +161,31 @@ int meta_journal_done(struct objfs_meta *m, int64_t seq, const struct meta_uploa
 /* Changes the target path of every pending entry of fid. */
 int meta_journal_retarget(struct objfs_meta *m, uint64_t fid, const char *tenant,
 			  const char *path);
+/* Pending entries of tenant (any path). */
+int meta_journal_count(struct objfs_meta *m, const char *tenant, uint64_t *n);
 /* Pending entries of fid over base old_etag now name new_etag. */
 int meta_journal_rebase(struct objfs_meta *m, uint64_t fid, const char *old_etag,
 			const char *new_etag);
 /* All pending entries in seq order; *out malloc'ed array, caller clears each
  * and frees the array. */
 int meta_journal_load(struct objfs_meta *m, struct meta_upload **out, size_t *n);
+
+/* --- quota usage (quota.c): one row per tenant with a quota --- */
+
+struct meta_usage {
+	char *location;           /* "bucket/prefix" counted (a change means: count again) */
+	uint64_t bytes;           /* landed bytes */
+	uint64_t objects;         /* landed objects (files and symlinks) */
+	int64_t seeded_ms;        /* when the first listing counted it (wall clock, ms) */
+	int64_t reconciled_ms;    /* last background listing that corrected it; 0: none */
+	int clean;                /* 1: written at a clean shutdown (0 while mounted) */
+};
+void meta_usage_clear(struct meta_usage *u);
+/* 0 and *out filled, or -ENOENT when the tenant has no row. */
+int meta_usage_get(struct objfs_meta *m, const char *tenant, struct meta_usage *out);
+/* Inserts or replaces the tenant's row (synchronous=NORMAL: the last puts
+ * may be lost in a power cut, never half-written). */
+int meta_usage_put(struct objfs_meta *m, const char *tenant, const struct meta_usage *u);
+int meta_usage_del(struct objfs_meta *m, const char *tenant);
 
 #endif

@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "metrics.h"
+#include "quota.h"
 #include "readcache.h"
 #include "staging.h"
 #include "writeback.h"
@@ -854,6 +855,84 @@ static void render_state(struct m_out *o, const struct m_reg *r, size_t ntenants
 		     rs.max_bytes);
 }
 
+/* Quota usage and limits of the tenants that have a quota (quota.h): one
+ * family per figure, a sample per tenant; a limit 0 means unlimited. */
+static void render_quota(struct m_out *o, const struct m_reg *r, size_t ntenants)
+{
+	static const struct {
+		const char *name, *help;
+	} fam[4] = {
+		{ "objfs_tenant_quota_used_bytes", "Bytes counted against quota_bytes (landed and reserved)." },
+		{ "objfs_tenant_quota_limit_bytes", "quota_bytes of the tenant (0: unlimited)." },
+		{ "objfs_tenant_quota_used_objects", "Objects counted against quota_objects (landed and reserved)." },
+		{ "objfs_tenant_quota_limit_objects", "quota_objects of the tenant (0: unlimited)." },
+	};
+	char val[32];
+
+	for (int k = 0; k < 4; k++) {
+		out_family(o, fam[k].name, "gauge", fam[k].help);
+		for (size_t i = 0; r->ctx && i < ntenants; i++) {
+			const struct objfs_tenant *t = &r->ctx->tenants.v[i];
+			struct quota_usage u;
+			uint64_t v;
+
+			if (__atomic_load_n(&t->removed, __ATOMIC_ACQUIRE) || quota_usage(t, &u))
+				continue;
+			v = k == 0 ? u.bytes : k == 1 ? u.max_bytes : k == 2 ? u.objects : u.max_objects;
+			out_sample(o, fam[k].name, fmt_u64(val, sizeof(val), v), "tenant", t->name, NULL);
+		}
+	}
+}
+
+/*
+ * Backups (objfs-ctl backup, tools/ctl_backup.c): each run leaves
+ * CACHE_DIR/backup-TENANT.status, lines "NAME VALUE" renamed into place, so
+ * a scrape reads whole files.  One family per figure, a sample per tenant
+ * that has such a file; nothing is cached between scrapes.
+ */
+static void render_backup(struct m_out *o, const struct m_reg *r, size_t ntenants)
+{
+	static const struct {
+		const char *name, *field, *help;
+	} fam[] = {
+		{ "objfs_backup_last_success_timestamp_seconds", "last_success_timestamp_seconds",
+		  "Unix time of the tenant's last backup that wrote a snapshot (0: none yet)." },
+		{ "objfs_backup_last_run_timestamp_seconds", "last_run_timestamp_seconds",
+		  "Unix time of the tenant's last backup run, successful or not." },
+		{ "objfs_backup_objects", "objects", "Objects in the tenant's last snapshot." },
+		{ "objfs_backup_bytes", "bytes", "Bytes of the objects in the tenant's last snapshot." },
+		{ "objfs_backup_last_run_copied_bytes", "last_run_copied_bytes",
+		  "Bytes the tenant's last backup run copied (changed objects only)." },
+		{ "objfs_backup_last_run_failed_objects", "last_run_failed_objects",
+		  "Objects that failed in the tenant's last backup run (0: it succeeded)." },
+	};
+	const char *dir = r->ctx && r->ctx->cfg ? r->ctx->cfg->cache_dir : NULL;
+	char val[32], path[4096], line[128], field[64];
+	unsigned long long v;
+
+	for (size_t k = 0; dir && k < sizeof(fam) / sizeof(fam[0]); k++) {
+		out_family(o, fam[k].name, "gauge", fam[k].help);
+		for (size_t i = 0; i < ntenants; i++) {
+			const struct objfs_tenant *t = &r->ctx->tenants.v[i];
+			FILE *f;
+
+			if (__atomic_load_n(&t->removed, __ATOMIC_ACQUIRE) || !t->name)
+				continue;
+			snprintf(path, sizeof(path), "%s/backup-%s.status", dir, t->name);
+			if (!(f = fopen(path, "re")))
+				continue;
+			while (fgets(line, sizeof(line), f))
+				if (sscanf(line, "%63s %llu", field, &v) == 2 &&
+				    !strcmp(field, fam[k].field)) {
+					out_sample(o, fam[k].name, fmt_u64(val, sizeof(val), v), "tenant",
+						   t->name, NULL);
+					break;
+				}
+			fclose(f);
+		}
+	}
+}
+
 char *objfs_metrics_render(size_t *len)
 {
 	struct m_reg *r = reg_enter();
@@ -868,6 +947,8 @@ char *objfs_metrics_render(size_t *len)
 		render_fs(&o, r, ntenants);
 		render_providers(&o, r, ntenants);
 		render_state(&o, r, ntenants);
+		render_quota(&o, r, ntenants);
+		render_backup(&o, r, ntenants);
 		reg_leave();
 	}
 	if (o.oom) {

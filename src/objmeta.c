@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "mimetype.h"
 #include "objmeta.h"
 #include "strutil.h"
 
@@ -633,12 +634,19 @@ static const struct { const char *ext, *type; } om_types[] = {
 	{ "zst", "application/zstd" },
 };
 
+/* The system's MIME database decides (mimetype.h); om_types is the fallback
+ * for a machine without one. */
 const char *objfs_content_type_for(const char *name)
 {
 	const char *base, *dot;
 
 	if (!name)
 		return "application/octet-stream";
+	if (mimetype_loaded()) {
+		const char *t = mimetype_for_name(name);
+
+		return t ? t : MIMETYPE_UNDECIDED;
+	}
 	base = strrchr(name, '/');
 	base = base ? base + 1 : name;
 	dot = strrchr(base, '.');

@@ -71,6 +71,8 @@
 #include "audit.h"
 #include "config.h"
 #include "log.h"
+#include "mimetype.h"
+#include "objmeta.h"
 #include "objfs/provider.h"
 #include "presign_local.h"
 #include "presign_server.h"
@@ -694,6 +696,34 @@ static void ps_tmp_sweep(const char *dir)
 	closedir(d);
 }
 
+/* The tenant's allowed_types/denied_types for a PUT: the type of the name
+ * (as a create through the mount decides it) and the Content-Type the
+ * client sent, when it sent one, must both pass.  0, or -EACCES with the
+ * reason in why. */
+static int ps_type_check(struct MHD_Connection *c, const struct objfs_tenant_conf *tc,
+			 const char *rel, char *why, size_t whylen)
+{
+	const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_CONTENT_TYPE);
+	char base[128], tw[200];
+
+	if (!tc->allowed_types && !tc->denied_types)
+		return 0;
+	if (!mimetype_policy(tc->allowed_types, tc->denied_types, objfs_content_type_for(rel),
+			     tw, sizeof(tw))) {
+		snprintf(why, whylen, "%s", tw);
+		return -EACCES;
+	}
+	if (ct && ct[0]) {
+		snprintf(base, sizeof(base), "%.*s", (int)strcspn(ct, "; \t"), ct);
+		if (!mimetype_policy(tc->allowed_types, tc->denied_types, base, tw, sizeof(tw))) {
+			snprintf(why, whylen, "%s", tw);
+			return -EACCES;
+		}
+	}
+	return 0;
+}
+
 /* The first call of a PUT: refuse at once what can be refused before the
  * body, else set up the staging file in *con_cls. */
 static enum MHD_Result ps_put_begin(struct ps_listener *l, struct MHD_Connection *c,
@@ -703,6 +733,7 @@ static enum MHD_Result ps_put_begin(struct ps_listener *l, struct MHD_Connection
 	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 						     MHD_HTTP_HEADER_CONTENT_LENGTH);
 	struct ps_put *pu = calloc(1, sizeof(*pu));
+	char why[256] = "";
 	unsigned status;
 	int rc = 0;
 
@@ -727,6 +758,8 @@ static enum MHD_Result ps_put_begin(struct ps_listener *l, struct MHD_Connection
 		rc = -EISDIR;
 	if (rc == 0 && pu->limit && pu->expect != UINT64_MAX && pu->expect > pu->limit)
 		rc = -EFBIG;
+	if (rc == 0)
+		rc = ps_type_check(c, tc, rel, why, sizeof(why));
 	if (rc == 0) {
 		pu->tmpfd = ps_tmp_open(l->srv);
 		if (pu->tmpfd < 0) {
@@ -740,8 +773,9 @@ static enum MHD_Result ps_put_begin(struct ps_listener *l, struct MHD_Connection
 
 		ps_put_audit(pu, rc);
 		status = rc == -EINVAL ? MHD_HTTP_BAD_REQUEST : ps_status(rc, 1);
-		log_info("presign PUT %s/%s refused: %s", t->name, rel, ps_strerror(rc));
+		log_info("presign PUT %s/%s refused: %s", t->name, rel, why[0] ? why : ps_strerror(rc));
 		ret = ps_reply(c, status, NULL, NULL, "%s",
+			       why[0] ? why :
 			       rc == -EROFS ? "the tenant is read-only" :
 			       rc == -EINVAL ? "bad Content-Length" : ps_strerror(rc));
 		if (pu->tmpfd >= 0)

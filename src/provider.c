@@ -305,6 +305,45 @@ int objfs_prov_presign(struct objfs_prov *p, const char *bucket, const char *key
 		  err);
 }
 
+void objfs_presign_out_clear(struct objfs_presign_out *o)
+{
+	for (size_t i = 0; i < o->nheaders; i++) {
+		free(o->headers[i].key);
+		free(o->headers[i].value);
+	}
+	memset(o, 0, sizeof(*o));
+}
+
+int objfs_presign_out_header(struct objfs_presign_out *o, const char *k, const char *v)
+{
+	struct objfs_kv *kv;
+
+	if (o->nheaders >= OBJFS_PRESIGN_MAX_HEADERS)
+		return -E2BIG;
+	kv = &o->headers[o->nheaders];
+	kv->key = strdup(k);
+	kv->value = strdup(v);
+	if (!kv->key || !kv->value) {
+		free(kv->key);
+		free(kv->value);
+		kv->key = kv->value = NULL;
+		return -ENOMEM;
+	}
+	o->nheaders++;
+	return 0;
+}
+
+int objfs_prov_presign_put(struct objfs_prov *p, const char *bucket, const char *key,
+			   unsigned ttl_s, const struct objfs_presign_cond *cond,
+			   struct objfs_presign_out *out, char **url, struct objfs_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (!p->ops->presign_put)
+		return objfs_prov_presign(p, bucket, key, "PUT", ttl_s, url, err);
+	PROV_CALL(presign_put, OBJFS_PROVOP_PRESIGN, bucket, key, bucket, key, ttl_s, cond, out,
+		  url, err);
+}
+
 int objfs_prov_presign_check(struct objfs_prov *p, const char *method, const char *bucket,
 			     const char *key, const char *expires, const char *signature,
 			     struct objfs_err *err)

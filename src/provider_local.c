@@ -2408,6 +2408,20 @@ out:
 	return rc;
 }
 
+/* The URL leads to the daemon's presign server (src/presign_server.c),
+ * which checks read_only, max_object_size, quota and content types before
+ * it stores anything: the conditions need no signing. */
+static int local_presign_put(struct objfs_provider *p, const char *bucket, const char *key,
+			     unsigned ttl_s, const struct objfs_presign_cond *cond,
+			     struct objfs_presign_out *out, char **url, struct objfs_err *err)
+{
+	int rc = local_presign(p, bucket, key, "PUT", ttl_s, url, err);
+
+	if (rc == 0)
+		out->binds = OBJFS_PRESIGN_CHECKED_AT_UPLOAD;
+	return rc;
+}
+
 /* Checks a presigned request with the secret of ROOT/.objfs/presign.key at
  * the provider's clock (the secret never leaves this file). */
 static int local_presign_check(struct objfs_provider *p, const char *method, const char *bucket,
@@ -2524,6 +2538,7 @@ const struct objfs_provider_ops objfs_provider_local = {
 	.mpu_list_parts = local_mpu_list_parts,
 	.mpu_list_uploads = local_mpu_list_uploads,
 	.presign = local_presign,
+	.presign_put = local_presign_put,
 	.presign_check = local_presign_check,
 	.health = local_health,
 	.bucket_exists = local_bucket_exists,

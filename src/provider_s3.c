@@ -1417,6 +1417,61 @@ out:
 	return rc;
 }
 
+/* SigV4 query presigning cannot carry a size range (only POST policies
+ * can): a declared size is bound exactly by signing Content-Length, and a
+ * content type by signing Content-Type; max_size alone stays unbound. */
+static int s3_presign_put(struct objfs_provider *p, const char *bucket, const char *key,
+			  unsigned ttl_s, const struct objfs_presign_cond *cond,
+			  struct objfs_presign_out *out, char **url, struct objfs_err *err)
+{
+	char *host = s3_host(p, bucket), *path = s3_path(p, bucket, key), *base = NULL;
+	struct objfs_kv h[2];
+	char len[24];
+	size_t nh = 0;
+	int rc;
+
+	*url = NULL;
+	if (!host || !path || asprintf(&base, "%s://%s", p->scheme, host) < 0) {
+		base = NULL;
+		rc = objfs_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if (ttl_s < 1 || ttl_s > S3_PRESIGN_MAX_S) {
+		rc = objfs_err_set(err, -EINVAL, "presign: TTL %u s outside 1..%u", ttl_s,
+				   S3_PRESIGN_MAX_S);
+		goto out;
+	}
+	if (cond && cond->has_size && (!cond->max_size || cond->size <= cond->max_size)) {
+		snprintf(len, sizeof(len), "%llu", (unsigned long long)cond->size);
+		h[nh++] = (struct objfs_kv){ (char *)"content-length", len };
+	}
+	if (cond && cond->content_type)
+		h[nh++] = (struct objfs_kv){ (char *)"content-type", (char *)cond->content_type };
+	rc = objfs_sigv4_presign_hdrs(&p->sig, "PUT", base, host, path, NULL, h, nh, ttl_s,
+				      s3_now(p), url);
+	if (rc) {
+		objfs_err_set(err, rc, "presign %s/%s failed", bucket, key);
+		goto out;
+	}
+	for (size_t i = 0; i < nh && rc == 0; i++) {
+		int is_len = !strcmp(h[i].key, "content-length");
+
+		rc = objfs_presign_out_header(out, is_len ? "Content-Length" : "Content-Type",
+					      h[i].value);
+		out->binds |= is_len ? OBJFS_PRESIGN_BINDS_SIZE : OBJFS_PRESIGN_BINDS_TYPE;
+	}
+	if (rc) {
+		free(*url);
+		*url = NULL;
+		objfs_err_set(err, -ENOMEM, "out of memory");
+	}
+out:
+	free(host);
+	free(path);
+	free(base);
+	return rc;
+}
+
 static double mono_s(void)
 {
 	struct timespec ts;
@@ -1575,6 +1630,7 @@ const struct objfs_provider_ops objfs_provider_s3 = {
 	.mpu_list_uploads = s3_mpu_list_uploads,
 	.set_defaults = s3_set_defaults,
 	.presign = s3_presign,
+	.presign_put = s3_presign_put,
 	.health = s3_health,
 	.bucket_exists = s3_bucket_exists,
 	.bucket_create = s3_bucket_create,

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "quota.h"
 #include "reload.h"
+#include "writeback.h"
 
 static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -77,8 +78,6 @@ static int same_location(const struct objfs_config *ocfg, const struct objfs_ten
 		what = "storage_class";
 	else if (!str_eq(o->acl, n->acl))
 		what = "acl";
-	else if (!t->quota != !(n->quota_bytes || n->quota_objects))
-		what = t->quota ? "quota (removing it)" : "quota (adding one)";
 	if (!what)
 		return 0;
 	snprintf(msg, msglen, "%s:%d: tenant %s: its %s changed; restart objfs to apply that",
@@ -199,7 +198,7 @@ static int setup_new(struct objfs_ctx *ctx, size_t idx, const struct objfs_tenan
 		snprintf(msg, msglen, "tenant %s: %s", c->name, why);
 		return rc;
 	}
-	quota_init(t);                   /* a failed count is logged, not fatal */
+	quota_init(t, ctx);              /* a failed count is logged, not fatal */
 	return 0;
 }
 
@@ -231,7 +230,7 @@ int objfs_reload(struct objfs_ctx *ctx, char *msg, size_t msglen)
 		rc = setup_new(ctx, base + k, pl.add[k], pl.add_prov[k], msg, msglen);
 		if (rc) {
 			for (size_t m = 0; m < k; m++)
-				quota_free(&ts->v[base + m]);
+				quota_free(&ts->v[base + m], NULL);
 			goto out;
 		}
 	}
@@ -249,7 +248,7 @@ int objfs_reload(struct objfs_ctx *ctx, char *msg, size_t msglen)
 			__atomic_store_n(&t->removed, 1, __ATOMIC_RELEASE);
 			continue;
 		}
-		quota_set_limits(t, c->quota_bytes, c->quota_objects);
+		quota_set_limits(t, ctx, c->quota_bytes, c->quota_objects);
 		__atomic_store_n(&t->conf, c, __ATOMIC_RELEASE);
 		if (t->removed)
 			log_info("reload: tenant %s is back", t->name);
@@ -260,6 +259,9 @@ int objfs_reload(struct objfs_ctx *ctx, char *msg, size_t msglen)
 		log_info("reload: tenant %s added (bucket %s, prefix '%s')", pl.add[k]->name,
 			 pl.add[k]->bucket, pl.add[k]->prefix ? pl.add[k]->prefix : "");
 	__atomic_store_n(&ts->n, base + pl.nadd, __ATOMIC_RELEASE);
+	/* commits held for their content type are judged by the new types */
+	if (ctx->wb)
+		writeback_release_held(ctx->wb);
 	cfgs[ncfgs++] = ncfg;
 	ncfg = NULL;
 	snprintf(msg, msglen, "%zu tenants: %zu added, %zu removed, %zu updated",

@@ -8,8 +8,11 @@
 #include "metrics.h"
 #include "notify.h"
 #include "presign_server.h"
+#include "presign_watch.h"
+#include "quota.h"
 #include "readcache.h"
 #include "services.h"
+#include "trash.h"
 
 /* One daemon per process: the services are process-wide like the signals. */
 static struct objfs_ctlsock *ctlsock;
@@ -48,6 +51,12 @@ int objfs_services_start(struct objfs_ctx *ctx, char *err, size_t errlen)
 	rc = objfs_presign_server_start(ctx, &presign, err, errlen);
 	if (rc)
 		goto fail;
+	rc = presign_watch_start(ctx);
+	if (rc) {
+		snprintf(err, errlen, "cannot start the presigned upload checks: %s",
+			 strerror(-rc));
+		goto fail;
+	}
 	rc = objfs_ctlsock_start(ctx, &ctlsock, err, errlen);
 	if (rc)
 		goto fail;
@@ -57,6 +66,16 @@ int objfs_services_start(struct objfs_ctx *ctx, char *err, size_t errlen)
 		goto fail;
 	}
 	watchdog_on = 1;
+	rc = quota_start(ctx);
+	if (rc) {
+		snprintf(err, errlen, "cannot start the quota thread: %s", strerror(-rc));
+		goto fail;
+	}
+	rc = objfs_trash_start(ctx);
+	if (rc) {
+		snprintf(err, errlen, "cannot start the trash purge: %s", strerror(-rc));
+		goto fail;
+	}
 	return 0;
 fail:
 	objfs_services_stop(ctx);
@@ -75,6 +94,9 @@ void objfs_services_stop(struct objfs_ctx *ctx)
 	objfs_services_quiesce(ctx);
 	objfs_ctlsock_stop(ctlsock);
 	ctlsock = NULL;
+	presign_watch_stop();         /* after the socket: no more URLs to add */
+	quota_stop();
+	objfs_trash_stop();
 	if (metrics_listening)
 		objfs_metrics_listen_stop();
 	metrics_listening = 0;

@@ -42,6 +42,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "objfs/provider.h"
 #include "sigv4.h"
 #include "strutil.h"
 
@@ -53,6 +54,7 @@
 #define SIGV4_MAX_HEADERS 128
 #define SIGV4_MAX_PARAMS  256
 #define SIGV4_MAX_EXPIRES 604800u
+#define SIGV4_PRESIGN_MAX_HDRS 8
 
 static const char sigv4_hex_lower[] = "0123456789abcdef";
 static const char sigv4_hex_upper[] = "0123456789ABCDEF";
@@ -935,21 +937,62 @@ int objfs_sigv4_presign(struct objfs_sigv4 *s, const char *method, const char *b
 			const char *host, const char *path, const char *extra_query,
 			unsigned expires_s, time_t now, char **url)
 {
+	return objfs_sigv4_presign_hdrs(s, method, base_url, host, path, extra_query, NULL, 0,
+					expires_s, now, url);
+}
+
+static int sigv4_kv_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct objfs_kv *)a)->key, ((const struct objfs_kv *)b)->key);
+}
+
+int objfs_sigv4_presign_hdrs(struct objfs_sigv4 *s, const char *method, const char *base_url,
+			     const char *host, const char *path, const char *extra_query,
+			     const struct objfs_kv *hdrs, size_t nhdrs, unsigned expires_s,
+			     time_t now, char **url)
+{
+	struct objfs_kv signed_h[SIGV4_PRESIGN_MAX_HDRS + 1];
+	char signed_names[256];
+	size_t nsigned = 0, snl = 0;
 	struct sigv4_param *extra = NULL, *all = NULL, auth[6];
 	size_t nextra = 0, nall = 0, nauth = 0;
 	struct sbuf b = { 0 };
 	char amz_date[17], sig[65], expires[16];
 	char *cpath = NULL, *upath = NULL, *cred = NULL, *token = NULL, *creq = NULL;
+	char *signed_enc = NULL;
 	int rc = -EINVAL;
 
 	if (url)
 		*url = NULL;
 	if (!url || !sigv4_signer_ok(s) || !sigv4_method_ok(method) ||
 	    !sigv4_base_url_ok(base_url) || !sigv4_token_ok(host, 1024, NULL) ||
-	    expires_s < 1 || expires_s > SIGV4_MAX_EXPIRES)
+	    expires_s < 1 || expires_s > SIGV4_MAX_EXPIRES || nhdrs > SIGV4_PRESIGN_MAX_HDRS)
 		goto out;
 	if (sigv4_amz_date(now, amz_date))
 		goto out;
+	/* host and the extra headers, sorted by name: lower-case names, values
+	 * without CR/LF, no host among them */
+	signed_h[nsigned++] = (struct objfs_kv){ (char *)"host", (char *)host };
+	for (size_t i = 0; i < nhdrs; i++) {
+		const char *k = hdrs[i].key, *v = hdrs[i].value;
+
+		if (!k || !v || !k[0] || !strcmp(k, "host") || strpbrk(v, "\r\n"))
+			goto out;
+		for (const char *c = k; *c; c++)
+			if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-'))
+				goto out;
+		signed_h[nsigned++] = hdrs[i];
+	}
+	qsort(signed_h, nsigned, sizeof(signed_h[0]), sigv4_kv_cmp);
+	signed_names[0] = '\0';
+	for (size_t i = 0; i < nsigned; i++) {
+		int n = snprintf(signed_names + snl, sizeof(signed_names) - snl, "%s%s",
+				 i ? ";" : "", signed_h[i].key);
+
+		if (n < 0 || (size_t)n >= sizeof(signed_names) - snl)
+			goto out;
+		snl += (size_t)n;
+	}
 	rc = sigv4_canon_path(s->s3, path, &cpath);
 	if (!rc)
 		rc = sigv4_query_parse(extra_query, &extra, &nextra);
@@ -980,6 +1023,11 @@ int objfs_sigv4_presign(struct objfs_sigv4 *s, const char *method, const char *b
 	cred = sb_take(&b);
 	if (!cred)
 		goto out;
+	/* the parameter's value is encoded like every other (';' is %3B) */
+	sb_add_encoded(&b, signed_names, strlen(signed_names), 0);
+	signed_enc = sb_take(&b);
+	if (!signed_enc)
+		goto out;
 	if (s->creds.session_token) {
 		sb_add_encoded(&b, s->creds.session_token, strlen(s->creds.session_token), 0);
 		token = sb_take(&b);
@@ -993,7 +1041,7 @@ int objfs_sigv4_presign(struct objfs_sigv4 *s, const char *method, const char *b
 	auth[nauth++] = (struct sigv4_param){ "X-Amz-Credential", cred };
 	auth[nauth++] = (struct sigv4_param){ "X-Amz-Date", amz_date };
 	auth[nauth++] = (struct sigv4_param){ "X-Amz-Expires", expires };
-	auth[nauth++] = (struct sigv4_param){ "X-Amz-SignedHeaders", "host" };
+	auth[nauth++] = (struct sigv4_param){ "X-Amz-SignedHeaders", signed_enc };
 	if (token)
 		auth[nauth++] = (struct sigv4_param){ "X-Amz-Security-Token", token };
 
@@ -1013,9 +1061,28 @@ int objfs_sigv4_presign(struct objfs_sigv4 *s, const char *method, const char *b
 	sb_adds(&b, cpath);
 	sb_addc(&b, '\n');
 	sb_add_params(&b, all, nall);
-	sb_adds(&b, "\nhost:");
-	sb_adds(&b, host);
-	sb_adds(&b, "\n\nhost\n" OBJFS_SIGV4_UNSIGNED);
+	sb_addc(&b, '\n');
+	for (size_t i = 0; i < nsigned; i++) {
+		char *cv = NULL;
+
+		if (!strcmp(signed_h[i].key, "host")) {
+			sb_adds(&b, "host:");
+			sb_adds(&b, host);
+		} else {
+			rc = sigv4_canon_value(signed_h[i].value, &cv);
+			if (rc)
+				goto out;
+			sb_adds(&b, signed_h[i].key);
+			sb_addc(&b, ':');
+			sb_adds(&b, cv);
+			free(cv);
+		}
+		sb_addc(&b, '\n');
+	}
+	rc = -ENOMEM;
+	sb_addc(&b, '\n');
+	sb_adds(&b, signed_names);
+	sb_adds(&b, "\n" OBJFS_SIGV4_UNSIGNED);
 	creq = sb_take(&b);
 	if (!creq)
 		goto out;
@@ -1040,6 +1107,7 @@ out:
 	free(cpath);
 	free(upath);
 	free(cred);
+	free(signed_enc);
 	sigv4_free_wiped(token);
 	sigv4_free_wiped(creq);
 	return rc;

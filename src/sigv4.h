@@ -38,6 +38,8 @@
 #include <stddef.h>
 #include <time.h>
 
+struct objfs_kv;
+
 #define OBJFS_SIGV4_EMPTY_SHA256 \
 	"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define OBJFS_SIGV4_UNSIGNED "UNSIGNED-PAYLOAD"
@@ -142,6 +144,15 @@ int objfs_sigv4_sign(struct objfs_sigv4 *s, const struct objfs_sigv4_request *r,
 int objfs_sigv4_presign(struct objfs_sigv4 *s, const char *method, const char *base_url,
 			const char *host, const char *path, const char *extra_query,
 			unsigned expires_s, time_t now, char **url);
+/* objfs_sigv4_presign that also signs hdrs (at most 8; names lower-case
+ * [a-z0-9-], not "host"; values without CR/LF): X-Amz-SignedHeaders lists
+ * them with host, sorted, and the uploader must send each one with that
+ * value (e.g. content-type, content-length: the store then refuses another
+ * type or size).  Same results. */
+int objfs_sigv4_presign_hdrs(struct objfs_sigv4 *s, const char *method, const char *base_url,
+			     const char *host, const char *path, const char *extra_query,
+			     const struct objfs_kv *hdrs, size_t nhdrs, unsigned expires_s,
+			     time_t now, char **url);
 
 /* URI-encodes len bytes of in with the unreserved set; '/' is kept when
  * keep_slash.  Returns a malloc'ed string or NULL. */

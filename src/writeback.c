@@ -18,11 +18,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "file.h"
+#include "guardrep.h"
 #include "log.h"
 #include "metrics.h"
+#include "mimetype.h"
 #include "objmeta.h"
+#include "sniff.h"
 #include "staging.h"
+#include "trash.h"
 #include "writeback.h"
 
 #define WB_MAX_WORKERS 64
@@ -35,6 +40,11 @@ struct wb_entry {
 	int64_t not_before_ms;           /* wb->lock */
 	unsigned attempts;               /* wb->lock */
 	int in_flight;                   /* wb->lock */
+	int held;                        /* wb->lock: its content type is refused (hold_check);
+					  * not picked until released by a newer commit of
+					  * the file, a rename, a reload or a delete */
+	int reported;                    /* a guardrep report names it (set by the worker
+					  * that has it in flight, read once it is off the queue) */
 };
 
 struct objfs_writeback {
@@ -46,6 +56,7 @@ struct objfs_writeback {
 	size_t count;                    /* lock */
 	int stop;                        /* lock */
 	int sweep_taken;                 /* lock: a worker took the abandoned-upload sweep */
+	size_t nheld;                    /* lock: entries held (counted in count too) */
 	int64_t start_ms;                /* when recovery ran: older unknown uploads are abandoned */
 	pthread_t threads[WB_MAX_WORKERS];
 	unsigned nthreads;
@@ -56,9 +67,16 @@ static int64_t now_ms(void)
 	return meta_now_ms();
 }
 
+/* Staging's question "will uploads free space?": held entries will not. */
 static int pending_fn(void *arg)
 {
-	return writeback_pending(arg) > 0;
+	struct objfs_writeback *wb = arg;
+	int r;
+
+	pthread_mutex_lock(&wb->lock);
+	r = wb->count > wb->nheld;
+	pthread_mutex_unlock(&wb->lock);
+	return r;
 }
 
 int writeback_new(struct objfs_ctx *ctx, struct objfs_writeback **out)
@@ -94,6 +112,21 @@ static void unlink_entry(struct objfs_writeback *wb, struct wb_entry *e)
 		wb->tail = e->prev;
 	e->next = e->prev = NULL;
 	wb->count--;
+	if (e->held)
+		wb->nheld--;
+	e->held = 0;
+}
+
+/* Makes held entry e runnable again (its file changed, was renamed, or the
+ * tenant's types were reloaded): it is checked afresh when picked.  Its
+ * report stays until it lands, is dropped, or is held again.  wb->lock held. */
+static void release_held(struct objfs_writeback *wb, struct wb_entry *e)
+{
+	if (!e->held)
+		return;
+	e->held = 0;
+	wb->nheld--;
+	e->not_before_ms = 0;
 }
 
 void writeback_enqueue(struct objfs_writeback *wb, struct objfs_file *f, struct meta_upload *u)
@@ -114,6 +147,10 @@ void writeback_enqueue(struct objfs_writeback *wb, struct objfs_file *f, struct 
 	e->f = f;
 	e->not_before_ms = e->u.created_ms + delay;
 	pthread_mutex_lock(&wb->lock);
+	/* a held older commit of the file goes first, to be dropped as superseded */
+	for (struct wb_entry *o = wb->head; o; o = o->next)
+		if (o->f == f)
+			release_held(wb, o);
 	e->prev = wb->tail;
 	if (wb->tail)
 		wb->tail->next = e;
@@ -162,13 +199,14 @@ static int entry_under(const struct wb_entry *e, const struct objfs_tenant *t, c
 	return strncmp(e->u.path, path, n) == 0 && (e->u.path[n] == '\0' || e->u.path[n] == '/');
 }
 
+/* Entries under (t, path); with skip_held, only those that may still land. */
 static size_t count_under(struct objfs_writeback *wb, const struct objfs_tenant *t,
-			  const char *path)
+			  const char *path, int skip_held)
 {
 	size_t n = 0;
 
 	for (struct wb_entry *e = wb->head; e; e = e->next)
-		n += entry_under(e, t, path);
+		n += entry_under(e, t, path) && !(skip_held && e->held);
 	return n;
 }
 
@@ -178,7 +216,7 @@ size_t writeback_pending_under(struct objfs_writeback *wb, const struct objfs_te
 	size_t n;
 
 	pthread_mutex_lock(&wb->lock);
-	n = count_under(wb, t, path);
+	n = count_under(wb, t, path, 0);
 	pthread_mutex_unlock(&wb->lock);
 	return n;
 }
@@ -537,6 +575,13 @@ static int upload_entry(struct objfs_writeback *wb, struct wb_entry *e, char *et
 	opts.content_type = e->u.content_type ? e->u.content_type : objfs_content_type_for(e->u.path);
 	opts.meta = kv;
 	opts.nmeta = nkv;
+	/* trash_days: the object this replaces is kept first; a failed keep
+	 * fails the attempt, which is retried (trash.h) */
+	rc = objfs_trash_keep_upload(t, &e->u);
+	if (rc) {
+		objfs_kv_free(kv, nkv);
+		return rc;
+	}
 	threshold = ctx->cfg->multipart_threshold ? ctx->cfg->multipart_threshold
 						   : t->prov->ops->mpu_threshold;
 	if (threshold && e->u.size > threshold) {
@@ -598,6 +643,8 @@ static void drop_entry(struct objfs_writeback *wb, struct wb_entry *e)
 	meta_journal_done(wb->ctx->meta, e->u.seq, NULL, NULL);
 	file_landed(e->f, e->u.seq, e->u.base_etag, NULL, 0);
 	objfs_metrics_wb_upload(t, OBJFS_WB_SUPERSEDED, 0);
+	if (e->reported)
+		guardrep_clear(e->u.tenant, e->u.path, GUARDREP_HELD_COMMIT);
 }
 
 /* Later queued entries of e's file that named e's base now name what e
@@ -642,7 +689,7 @@ static struct wb_entry *pick(struct objfs_writeback *wb, int64_t *wait_ms)
 	for (struct wb_entry *e = wb->head; e; e = e->next) {
 		int busy = 0;
 
-		if (e->in_flight || e->f->wb_hold)
+		if (e->in_flight || e->f->wb_hold || e->held)
 			continue;
 		for (struct wb_entry *o = wb->head; o; o = o->next)
 			if (o != e && o->f == e->f && o->in_flight) {
@@ -723,6 +770,103 @@ static void sweep_abandoned(struct objfs_writeback *wb)
 	}
 }
 
+/* ---- the content-type guardrail at upload ----
+ *
+ * With sniff_types, every commit is typed before it uploads: by its first
+ * bytes (sniff.h), or by its name when they do not decide.  A refused
+ * commit is held: it stays in the journal and its data in staging, it is
+ * reported (guardrep.h, /v1/status), logged and audited, and it is not
+ * tried again until something can change the verdict (release_held).  Held
+ * entries do not hold up drain, flush or staging backpressure.
+ */
+
+/* The first bytes of e's content into buf; their count, or a negative errno. */
+static ssize_t entry_head(struct objfs_writeback *wb, struct wb_entry *e, void *buf, size_t len)
+{
+	char key[OBJFS_KEY_MAX + 1];
+	uint64_t n = e->u.size < len ? e->u.size : len;
+	struct body b;
+	ssize_t rc;
+	size_t at = 0;
+
+	memset(&b, 0, sizeof(b));
+	rc = tenant_key(e->f->tenant, e->u.path, key, sizeof(key));
+	if (rc == 0)
+		rc = body_build(wb, e, 0, n, key, &b);
+	for (size_t i = 0; rc == 0 && i < b.nsegs && at < n; i++) {
+		const struct objfs_seg *g = &b.segs[i];
+		size_t want = g->len < n - at ? (size_t)g->len : (size_t)(n - at);
+
+		if (g->buf)
+			memcpy((char *)buf + at, g->buf, want);
+		else if (g->fd < 0)
+			memset((char *)buf + at, 0, want);
+		else if (pread(g->fd, (char *)buf + at, want, (off_t)g->off) != (ssize_t)want)
+			rc = -EIO;
+		at += want;
+	}
+	body_clear(&b);
+	return rc ? rc : (ssize_t)at;
+}
+
+/* 1 when e must be held (the reason in why), 0 to upload it. */
+static int hold_check(struct objfs_writeback *wb, struct wb_entry *e, char *why, size_t whylen)
+{
+	const struct objfs_tenant_conf *c = __atomic_load_n(&e->f->tenant->conf, __ATOMIC_ACQUIRE);
+	char type[128], buf[SNIFF_BYTES];
+	const char *decided;
+	ssize_t n;
+	int link;
+
+	if (!c->sniff_types || (!c->allowed_types && !c->denied_types))
+		return 0;
+	pthread_mutex_lock(&e->f->lock);
+	link = S_ISLNK(e->f->attr.mode);
+	pthread_mutex_unlock(&e->f->lock);
+	if (link)
+		return 0;                /* a symlink's body is its target, not content */
+	n = entry_head(wb, e, buf, sizeof(buf));
+	if (n < 0) {
+		/* the upload would fail the same way and retry with backoff */
+		log_warn("content sniffing of %s/%s: %s", e->u.tenant, e->u.path, strerror((int)-n));
+		return 0;
+	}
+	decided = sniff_type(buf, (size_t)n, type, sizeof(type)) == 1 ? type
+		  : objfs_content_type_for(e->u.path);
+	if (mimetype_policy(c->allowed_types, c->denied_types, decided, why, whylen))
+		return 0;
+	if (decided == type)
+		snprintf(why + strlen(why), whylen - strlen(why), " (by content)");
+	return 1;
+}
+
+/* Holds entry e (hold_check refused it) unless a newer commit of its file is
+ * queued already: that one supersedes it.  wb->lock held. */
+static void hold_entry(struct objfs_writeback *wb, struct wb_entry *e)
+{
+	for (struct wb_entry *o = e->next; o; o = o->next)
+		if (o->f == e->f)
+			return;
+	e->held = 1;
+	wb->nheld++;
+}
+
+/* Logs, audits and reports a hold of e, in flight (wb->lock not held). */
+static void hold_report(struct wb_entry *e, const char *why)
+{
+	char safe[256];
+	uid_t uid;
+
+	pthread_mutex_lock(&e->f->lock);
+	uid = e->f->attr.has_uid ? e->f->attr.uid : 0;
+	pthread_mutex_unlock(&e->f->lock);
+	log_warn("commit of %s/%s held in staging: %s", e->u.tenant,
+		 objfs_log_safe(e->u.path, safe, sizeof(safe)), why);
+	objfs_audit(uid, 0, e->u.tenant, "commit", e->u.path, NULL, -EACCES, why);
+	guardrep_add(e->u.tenant, e->u.path, GUARDREP_HELD_COMMIT, why);
+	e->reported = 1;
+}
+
 static void *worker(void *arg)
 {
 	struct objfs_writeback *wb = arg;
@@ -739,7 +883,8 @@ static void *worker(void *arg)
 		struct wb_entry *e;
 		int64_t wait_ms;
 		struct timespec t0, t1;
-		int superseded, rc;
+		char why[256];
+		int superseded, held = 0, rc;
 
 		e = pick(wb, &wait_ms);
 		if (!e) {
@@ -764,6 +909,10 @@ static void *worker(void *arg)
 		if (superseded) {
 			drop_entry(wb, e);
 			rc = 0;
+		} else if (hold_check(wb, e, why, sizeof(why))) {
+			hold_report(e, why);
+			held = 1;
+			rc = 0;
 		} else {
 			clock_gettime(CLOCK_MONOTONIC, &t0);
 			rc = upload_entry(wb, e, etag);
@@ -780,6 +929,9 @@ static void *worker(void *arg)
 				if (rc == 0) {
 					log_debug("landed %s/%s (%" PRIu64 " bytes, etag %s)",
 						  e->u.tenant, e->u.path, e->u.size, etag);
+					if (e->reported)
+						guardrep_clear(e->u.tenant, e->u.path,
+							       GUARDREP_HELD_COMMIT);
 					rebase_queued(wb, e, etag);
 					file_landed(e->f, e->u.seq, e->u.base_etag, etag, e->u.size);
 				}
@@ -792,7 +944,10 @@ static void *worker(void *arg)
 		}
 
 		pthread_mutex_lock(&wb->lock);
-		if (rc == 0) {
+		if (held) {
+			e->in_flight = 0;
+			hold_entry(wb, e);
+		} else if (rc == 0) {
 			unlink_entry(wb, e);
 			pthread_mutex_unlock(&wb->lock);
 			file_put(e->f);
@@ -863,6 +1018,21 @@ static void deadline(struct timespec *ts, unsigned ms)
 	}
 }
 
+/* 1 if every queued entry of f is held (and there is one).  wb->lock not held. */
+static int only_held(struct objfs_writeback *wb, struct objfs_file *f)
+{
+	int held = 0, other = 0;
+
+	pthread_mutex_lock(&wb->lock);
+	for (struct wb_entry *e = wb->head; e; e = e->next)
+		if (e->f == f) {
+			held |= e->held;
+			other |= !e->held;
+		}
+	pthread_mutex_unlock(&wb->lock);
+	return held && !other;
+}
+
 int writeback_wait_file(struct objfs_writeback *wb, struct objfs_file *f, unsigned timeout_s)
 {
 	int64_t end = now_ms() + (int64_t)timeout_s * 1000;
@@ -871,9 +1041,17 @@ int writeback_wait_file(struct objfs_writeback *wb, struct objfs_file *f, unsign
 	pthread_mutex_lock(&f->lock);
 	while (f->pending) {
 		struct timespec ts;
+		int stuck;
 
 		if (now_ms() >= end) {
 			rc = -ETIMEDOUT;
+			break;
+		}
+		pthread_mutex_unlock(&f->lock);
+		stuck = only_held(wb, f);
+		pthread_mutex_lock(&f->lock);
+		if (stuck && f->pending) {
+			rc = -EACCES;        /* held for its content type: waiting cannot help */
 			break;
 		}
 		deadline(&ts, 200);
@@ -885,26 +1063,29 @@ int writeback_wait_file(struct objfs_writeback *wb, struct objfs_file *f, unsign
 
 void writeback_cancel_file(struct objfs_writeback *wb, struct objfs_file *f)
 {
-	struct wb_entry *drop = NULL, *e, *n;
+	struct wb_entry *drop, *e, *n;
 
-	pthread_mutex_lock(&wb->lock);
-	for (e = wb->head; e; e = n) {
-		n = e->next;
-		if (e->f == f && !e->in_flight) {
-			unlink_entry(wb, e);
-			e->next = drop;
-			drop = e;
+	do {
+		drop = NULL;
+		pthread_mutex_lock(&wb->lock);
+		for (e = wb->head; e; e = n) {
+			n = e->next;
+			if (e->f == f && !e->in_flight) {
+				unlink_entry(wb, e);
+				e->next = drop;
+				drop = e;
+			}
 		}
-	}
-	pthread_mutex_unlock(&wb->lock);
-	for (e = drop; e; e = n) {
-		n = e->next;
-		drop_entry(wb, e);
-		file_put(e->f);
-		entry_free(e);
-	}
-	/* an upload in flight finishes (or is dropped as superseded) first */
-	writeback_wait_file(wb, f, 24 * 3600);
+		pthread_mutex_unlock(&wb->lock);
+		for (e = drop; e; e = n) {
+			n = e->next;
+			drop_entry(wb, e);
+			file_put(e->f);
+			entry_free(e);
+		}
+		/* an upload in flight finishes (or is dropped as superseded) first;
+		 * one held meanwhile (-EACCES) is dropped on the next round */
+	} while (writeback_wait_file(wb, f, 24 * 3600) == -EACCES);
 }
 
 /* 1 if an entry of f is in flight.  wb->lock held. */
@@ -950,11 +1131,26 @@ int writeback_retarget_file(struct objfs_writeback *wb, struct objfs_file *f, co
 
 		if (e->f != f || !(n = strdup(path)))
 			continue;
+		if (e->held) {
+			/* reported under its old name; checked again under the new one */
+			guardrep_clear(e->u.tenant, e->u.path, GUARDREP_HELD_COMMIT);
+			release_held(wb, e);
+		}
 		free(e->u.path);
 		e->u.path = n;
 	}
+	pthread_cond_broadcast(&wb->work);
 	pthread_mutex_unlock(&wb->lock);
 	return 0;
+}
+
+void writeback_release_held(struct objfs_writeback *wb)
+{
+	pthread_mutex_lock(&wb->lock);
+	for (struct wb_entry *e = wb->head; e; e = e->next)
+		release_held(wb, e);
+	pthread_cond_broadcast(&wb->work);
+	pthread_mutex_unlock(&wb->lock);
 }
 
 int writeback_rebase_file(struct objfs_writeback *wb, struct objfs_file *f, const char *old_etag,
@@ -999,7 +1195,8 @@ size_t writeback_drain(struct objfs_writeback *wb, unsigned timeout_s)
 		if (e->attempts == 0)
 			e->not_before_ms = 0;
 	pthread_cond_broadcast(&wb->work);
-	while (wb->count && now_ms() < end) {
+	/* held entries stay in the journal for the next start */
+	while (wb->count > wb->nheld && now_ms() < end) {
 		struct timespec ts;
 
 		deadline(&ts, 200);
@@ -1021,7 +1218,8 @@ size_t writeback_flush_under(struct objfs_writeback *wb, const struct objfs_tena
 		if (e->attempts == 0 && entry_under(e, t, path))
 			e->not_before_ms = 0;
 	pthread_cond_broadcast(&wb->work);
-	while ((left = count_under(wb, t, path)) && now_ms() < end) {
+	/* held entries never land by waiting (they are reported in status) */
+	while ((left = count_under(wb, t, path, 1)) && now_ms() < end) {
 		struct timespec ts;
 
 		deadline(&ts, 200);

@@ -33,7 +33,8 @@ void writeback_enqueue(struct objfs_writeback *wb, struct objfs_file *f, struct 
  * queues them, and removes staging data no entry references. */
 int writeback_recover(struct objfs_writeback *wb);
 
-/* Waits until f has no pending entries; 0, or -ETIMEDOUT. */
+/* Waits until f has no pending entries; 0, -ETIMEDOUT, or -EACCES when
+ * what is left is held for its content type (see writeback.c). */
 int writeback_wait_file(struct objfs_writeback *wb, struct objfs_file *f, unsigned timeout_s);
 /* Drops f's queued entries and waits for one in flight to finish. */
 void writeback_cancel_file(struct objfs_writeback *wb, struct objfs_file *f);
@@ -46,6 +47,9 @@ int writeback_retarget_file(struct objfs_writeback *wb, struct objfs_file *f, co
 /* f's base object was copied: entries over old_etag now read new_etag. */
 int writeback_rebase_file(struct objfs_writeback *wb, struct objfs_file *f, const char *old_etag,
 			  const char *new_etag);
+/* Entries held for a refused content type (sniff_types) are checked again,
+ * e.g. after a reload changed the tenants' allowed_types/denied_types. */
+void writeback_release_held(struct objfs_writeback *wb);
 /* Uploads f's entries now, whatever the write-back delay. */
 void writeback_expedite_file(struct objfs_writeback *wb, struct objfs_file *f);
 /* Waits until the queue is empty; returns the number of entries left. */

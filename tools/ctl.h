@@ -4,6 +4,8 @@
  *   tools/ctl_onboard.c  objfs-ctl onboard [flags]         (writes a configuration)
  *   tools/ctl_doctor.c   objfs-ctl [--config F] doctor      (checks a setup)
  *   tools/ctl_migrate.c  objfs-ctl --config F migrate ...   (copies a tenant)
+ *   tools/ctl_backup.c   objfs-ctl --config F backup ...    (snapshots, restore)
+ * (tools/ctl_copy.c holds the copy engine migrate and backup share.)
  * Each takes the arguments after the command name (argv[0] is the command)
  * and returns the process exit status: 0 success, 1 failure, 2 bad usage.
  * Messages: one line on stderr per problem, never a secret.
@@ -38,5 +40,9 @@ int ctl_onboard_main(const char *config_path, int argc, char **argv);
 /* socket_path: --socket, or NULL (then the configuration's control_socket). */
 int ctl_doctor_main(const char *config_path, const char *socket_path, int argc, char **argv);
 int ctl_migrate_main(const char *config_path, int argc, char **argv);
+int ctl_backup_main(const char *config_path, int argc, char **argv);
+/* objfs-ctl trash list|restore|purge (tools/ctl_trash.c): through the
+ * control socket sock. */
+int ctl_trash_main(const char *sock, int argc, char **argv);
 
 #endif

@@ -16,9 +16,9 @@
  * and, per object: head the target and skip it when it already holds the
  * same size, content type and metadata (and the same ETag when both ETags
  * are plain MD5s of s3 stores); otherwise stream it with ranged gets of
- * MG_CHUNK bytes (if-match on the source's ETag) into a put (up to
- * MG_MPU_THRESHOLD; bodies above one chunk spooled to an unlinked file in
- * cache_dir) or a multipart upload (above it, parts of MG_CHUNK or more),
+ * CTL_COPY_CHUNK bytes (if-match on the source's ETag) into a put (up to
+ * CTL_COPY_MPU_THRESHOLD; bodies above one chunk spooled to an unlinked file
+ * in cache_dir) or a multipart upload (above it, parts of CTL_COPY_CHUNK or more),
  * hashing what was read (SHA-256 and MD5); then verify: a head on the target
  * must show the size, and either an s3 plain ETag equal to the MD5 of the
  * bytes sent, or the target's bytes read back must have the same SHA-256.
@@ -45,7 +45,7 @@
  * one state.
  *
  * Output: progress on stderr (a live line on a terminal, else a line every
- * 2 s or MG_PROGRESS_EVERY objects), one line per failed object on stderr,
+ * 2 s or 1000 objects), one line per failed object on stderr,
  * and the summary on stdout:
  *   migrated N objects (B bytes), skipped S, failed F in T s
  * Exit status: 0, 1 when an object failed (or the run was stopped), 2 bad usage.
@@ -69,25 +69,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "objfs/provider.h"
 #include "config.h"
 #include "ctl.h"
+#include "ctl_copy.h"
 #include "log.h"
 #include "strutil.h"
 
 #define MG_DEFAULT_CONFIG  "/etc/objfs/objfs.conf"
-#define MG_CHUNK           (8ull << 20)    /* ranged gets, and the smallest part */
-#define MG_MPU_THRESHOLD   (64ull << 20)   /* multipart above this */
-#define MG_MAX_PARTS       10000
 #define MG_PARALLEL_DEF    4
 #define MG_PARALLEL_MAX    64
 #define MG_WINDOW          1024            /* listed objects held at once */
 #define MG_ATTEMPTS        3               /* per object, on transient errors */
 #define MG_GIVE_UP         50              /* failures in a row that stop the run */
 #define MG_COMPACT_LINES   20000
-#define MG_PROGRESS_EVERY  1000
 #define MG_MAX_FAILS       100000          /* failed keys remembered for the state */
 
 enum { IT_QUEUED = 0, IT_RUNNING, IT_DONE };
@@ -101,8 +96,7 @@ struct mg_mpu {
 struct mg_worker {
 	struct mg *m;
 	pthread_t th;
-	unsigned char *buf;            /* MG_CHUNK bytes */
-	int spool_fd;                  /* unlinked file in cache_dir, or -1 */
+	struct ctl_copier cp;          /* its buffer and spool file */
 	const char *mpu_key, *mpu_id;
 };
 
@@ -160,14 +154,6 @@ static void mg_on_signal(int sig)
 {
 	(void)sig;
 	mg_signalled = 1;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void mg_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -250,65 +236,23 @@ static void ks_clear(struct keyset *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* ---- escaping for the state file ---------------------------------------- */
-
-/* Appends the escaped form of s to f ("%" for the empty string). */
-static void esc_put(FILE *f, const char *s)
-{
-	if (!*s) {
-		fputc('%', f);
-		return;
-	}
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p <= 0x20 || *p == '%' || *p == 0x7f)
-			fprintf(f, "%%%02X", *p);
-		else
-			fputc(*p, f);
-	}
-}
-
-/* Decodes in place; -EINVAL for a malformed escape or a NUL byte. */
-static int esc_get(char *s)
-{
-	char *o = s;
-
-	if (!strcmp(s, "%")) {
-		*s = '\0';
-		return 0;
-	}
-	for (char *p = s; *p; p++) {
-		if (*p == '%') {
-			int h = objfs_hexval((unsigned char)p[1]), l = h < 0 ? -1 : objfs_hexval((unsigned char)p[2]);
-
-			if (h < 0 || l < 0 || (h == 0 && l == 0))
-				return -EINVAL;
-			*o++ = (char)(h * 16 + l);
-			p += 2;
-		} else {
-			*o++ = *p;
-		}
-	}
-	*o = '\0';
-	return 0;
-}
-
 /* ---- the state file ----------------------------------------------------- */
 
 /* Writes the header lines for this migration to f. */
 static void state_header(const struct mg *m, FILE *f)
 {
 	fprintf(f, "objfs-migrate-state 1\nsource ");
-	esc_put(f, m->src_pc->name);
+	ctl_esc_put(f, m->src_pc->name);
 	fputc(' ', f);
-	esc_put(f, m->src_bucket);
+	ctl_esc_put(f, m->src_bucket);
 	fputc(' ', f);
-	esc_put(f, m->src_prefix);
+	ctl_esc_put(f, m->src_prefix);
 	fprintf(f, "\ntarget ");
-	esc_put(f, m->dst_pc->name);
+	ctl_esc_put(f, m->dst_pc->name);
 	fputc(' ', f);
-	esc_put(f, m->dst_bucket);
+	ctl_esc_put(f, m->dst_bucket);
 	fputc(' ', f);
-	esc_put(f, m->dst_prefix);
+	ctl_esc_put(f, m->dst_prefix);
 	fputc('\n', f);
 }
 
@@ -327,10 +271,10 @@ static void state_append(struct mg *m, const char *word, const char *key, const 
 	if (!(f = open_memstream(&buf, &len)))
 		return;
 	fprintf(f, "%s ", word);
-	esc_put(f, key);
+	ctl_esc_put(f, key);
 	if (arg) {
 		fputc(' ', f);
-		esc_put(f, arg);
+		ctl_esc_put(f, arg);
 	}
 	fputc('\n', f);
 	if (fclose(f) == 0) {
@@ -371,43 +315,43 @@ static int state_compact(struct mg *m)
 	state_header(m, f);
 	if (m->pos) {
 		fputs("pos ", f);
-		esc_put(f, m->pos);
+		ctl_esc_put(f, m->pos);
 		fputc('\n', f);
 	}
 	for (size_t i = 0; i < m->fail.n; i++) {
 		/* loaded failures not done yet (a success removes them), and this run's */
 		fputs("fail ", f);
-		esc_put(f, m->fail.v[i]);
+		ctl_esc_put(f, m->fail.v[i]);
 		fputc('\n', f);
 	}
 	for (size_t i = 0; i < m->run_fail.n; i++) {
 		if (ks_find(&m->fail, m->run_fail.v[i], NULL))
 			continue;
 		fputs("fail ", f);
-		esc_put(f, m->run_fail.v[i]);
+		ctl_esc_put(f, m->run_fail.v[i]);
 		fputc('\n', f);
 	}
 	for (size_t i = 0; i < m->nmpus; i++) {
 		fputs("mpu ", f);
-		esc_put(f, m->mpus[i].key);
+		ctl_esc_put(f, m->mpus[i].key);
 		fputc(' ', f);
-		esc_put(f, m->mpus[i].id);
+		ctl_esc_put(f, m->mpus[i].id);
 		fputc('\n', f);
 	}
 	for (unsigned i = 0; i < m->nworkers; i++) {
 		if (!m->workers[i].mpu_key)
 			continue;
 		fputs("mpu ", f);
-		esc_put(f, m->workers[i].mpu_key);
+		ctl_esc_put(f, m->workers[i].mpu_key);
 		fputc(' ', f);
-		esc_put(f, m->workers[i].mpu_id);
+		ctl_esc_put(f, m->workers[i].mpu_id);
 		fputc('\n', f);
 	}
 	for (size_t i = 0; i < m->done.n; i++) {
 		if (m->pos && strcmp(m->done.v[i], m->pos) <= 0)
 			continue;
 		fputs("done ", f);
-		esc_put(f, m->done.v[i]);
+		ctl_esc_put(f, m->done.v[i]);
 		fputc('\n', f);
 	}
 	for (uint64_t s = m->head; s < m->tail; s++) {
@@ -415,7 +359,7 @@ static int state_compact(struct mg *m)
 
 		if (it->state == IT_DONE && it->result != R_FAILED) {
 			fputs("done ", f);
-			esc_put(f, it->oi.key);
+			ctl_esc_put(f, it->oi.key);
 			fputc('\n', f);
 		}
 	}
@@ -449,21 +393,19 @@ out:
 	return rc;
 }
 
-/* Splits "word a b c" into at most 3 arguments (decoded).  Returns the count. */
+/* Splits "word a b c" into the word and at most 3 decoded arguments.
+ * Returns the count of arguments, or -1. */
 static int state_split(char *line, char **word, char **args)
 {
-	char *save = NULL, *tok;
-	int n = 0;
+	char *w[5];
+	int n = ctl_split_words(line, w, 5);
 
-	*word = strtok_r(line, " ", &save);
-	if (!*word)
+	if (n < 1)
 		return -1;
-	while ((tok = strtok_r(NULL, " ", &save)) && n < 4) {
-		if (esc_get(tok))
-			return -1;
-		args[n++] = tok;
-	}
-	return n;
+	*word = w[0];
+	for (int i = 1; i < n; i++)
+		args[i - 1] = w[i];
+	return n - 1;
 }
 
 /*
@@ -601,334 +543,42 @@ static void leftover_uploads(struct mg *m, int abort)
 
 /* ---- copying one object ------------------------------------------------- */
 
-struct mg_hash {
-	EVP_MD_CTX *sha, *md5;
-};
-
-static int hash_init(struct mg_hash *h)
-{
-	h->sha = EVP_MD_CTX_new();
-	h->md5 = EVP_MD_CTX_new();
-	if (!h->sha || !h->md5 || !EVP_DigestInit_ex(h->sha, EVP_sha256(), NULL) ||
-	    !EVP_DigestInit_ex(h->md5, EVP_md5(), NULL))
-		return -ENOMEM;
-	return 0;
-}
-
-static void hash_free(struct mg_hash *h)
-{
-	EVP_MD_CTX_free(h->sha);
-	EVP_MD_CTX_free(h->md5);
-}
-
-static void hex(const unsigned char *b, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[b[i] >> 4];
-		out[2 * i + 1] = d[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-/* Final digests as lower-case hex (sha: 65 bytes, md5: 33 bytes). */
-static void hash_final(struct mg_hash *h, char *sha, char *md5)
-{
-	unsigned char d[EVP_MAX_MD_SIZE];
-	unsigned n = 0;
-
-	EVP_DigestFinal_ex(h->sha, d, &n);
-	hex(d, n, sha);
-	if (md5) {
-		EVP_DigestFinal_ex(h->md5, d, &n);
-		hex(d, n, md5);
-	}
-}
-
-/* 1 if etag is 32 hex digits (a plain, single-part S3 ETag). */
-static int etag_plain(const char *etag)
-{
-	return strlen(etag) == 32 && strspn(etag, "0123456789abcdefABCDEF") == 32;
-}
-
-static const char *ctype_or_default(const char *ct)
-{
-	return ct && *ct ? ct : "application/octet-stream";
-}
-
-/* 1 if both carry the same user metadata (names compared without case: S3
- * lower-cases them). */
-static int same_meta(const struct objfs_objinfo *a, const struct objfs_objinfo *b)
-{
-	if (a->nmeta != b->nmeta)
-		return 0;
-	for (size_t i = 0; i < a->nmeta; i++) {
-		size_t j;
-
-		for (j = 0; j < b->nmeta; j++)
-			if (!strcasecmp(a->meta[i].key, b->meta[j].key))
-				break;
-		if (j == b->nmeta || strcmp(a->meta[i].value, b->meta[j].value))
-			return 0;
-	}
-	return 1;
-}
-
 /* 1 if the target object dst is already a copy of src. */
 static int same_object(const struct mg *m, const struct objfs_objinfo *src,
 		       const struct objfs_objinfo *dst)
 {
 	if (src->size != dst->size)
 		return 0;
-	if (strcasecmp(ctype_or_default(src->content_type), ctype_or_default(dst->content_type)))
+	if (strcasecmp(ctl_ctype_or_default(src->content_type),
+		       ctl_ctype_or_default(dst->content_type)))
 		return 0;
-	if (!same_meta(src, dst))
+	if (!ctl_same_meta(src, dst))
 		return 0;
-	if (m->md5_etags && etag_plain(src->etag) && etag_plain(dst->etag))
+	if (m->md5_etags && ctl_etag_plain(src->etag) && ctl_etag_plain(dst->etag))
 		return !strcasecmp(src->etag, dst->etag);
 	return 1;
 }
 
-/* Reads [off, off+len) of the source into buf (len <= MG_CHUNK), hashing it. */
-static int read_src(struct mg *m, const struct objfs_objinfo *oi, uint64_t off, uint64_t len,
-		    unsigned char *buf, struct mg_hash *h, char *why, size_t n)
+/* The copier's multipart hooks: the state names the upload while it runs. */
+static void mpu_begin(void *arg, const char *dkey, const char *id)
 {
-	struct objfs_err err;
-	uint64_t done = 0, got;
-	int rc;
+	struct mg_worker *w = arg;
 
-	while (done < len) {
-		got = 0;
-		rc = objfs_prov_get(m->src, m->src_bucket, oi->key, off + done, len - done, oi->etag,
-				    buf + done, &got, &err);
-		if (rc) {
-			snprintf(why, n, "read at %llu: %s", (unsigned long long)(off + done),
-				 rc == -ESTALE ? "the source object changed during the copy" :
-				 err.msg[0] ? err.msg : strerror(-rc));
-			return rc;
-		}
-		if (got == 0) {
-			snprintf(why, n, "the source object ends at %llu, before its size %llu",
-				 (unsigned long long)(off + done), (unsigned long long)oi->size);
-			return -EIO;
-		}
-		done += got;
-	}
-	EVP_DigestUpdate(h->sha, buf, len);
-	EVP_DigestUpdate(h->md5, buf, len);
-	return 0;
-}
-
-static int spool_open(struct mg_worker *w)
-{
-	const char *dir = w->m->cfg->cache_dir;
-	char path[PATH_MAX];
-
-	if (w->spool_fd >= 0)
-		return ftruncate(w->spool_fd, 0) ? -errno : 0;
-	w->spool_fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (w->spool_fd >= 0)
-		return 0;
-	if ((size_t)snprintf(path, sizeof(path), "%s/migrate-spool.XXXXXX", dir) >= sizeof(path))
-		return -ENAMETOOLONG;
-	w->spool_fd = mkstemp(path);
-	if (w->spool_fd < 0)
-		return -errno;
-	unlink(path);
-	return 0;
-}
-
-/* Copies [off, off+len) of the source into the spool file from offset 0. */
-static int spool_range(struct mg_worker *w, const struct objfs_objinfo *oi, uint64_t off,
-		       uint64_t len, struct mg_hash *h, char *why, size_t n)
-{
-	int rc = spool_open(w);
-
-	if (rc) {
-		snprintf(why, n, "spool file in %s: %s", w->m->cfg->cache_dir, strerror(-rc));
-		return rc;
-	}
-	for (uint64_t done = 0; done < len;) {
-		uint64_t c = len - done < MG_CHUNK ? len - done : MG_CHUNK;
-		const unsigned char *p = w->buf;
-		size_t left = (size_t)c;
-		off_t at = (off_t)done;
-
-		if ((rc = read_src(w->m, oi, off + done, c, w->buf, h, why, n)))
-			return rc;
-		while (left) {
-			ssize_t wr = pwrite(w->spool_fd, p, left, at);
-
-			if (wr < 0 && errno == EINTR)
-				continue;
-			if (wr <= 0) {
-				rc = wr < 0 ? -errno : -EIO;
-				snprintf(why, n, "spool file in %s: %s", w->m->cfg->cache_dir,
-					 strerror(-rc));
-				return rc;
-			}
-			p += wr;
-			left -= (size_t)wr;
-			at += wr;
-		}
-		done += c;
-	}
-	return 0;
-}
-
-/* A body of len bytes read from the source at off: from memory when it fits
- * one chunk, else through the spool file. */
-static int load_body(struct mg_worker *w, const struct objfs_objinfo *oi, uint64_t off,
-		     uint64_t len, struct mg_hash *h, struct objfs_seg *seg, char *why, size_t n)
-{
-	int rc;
-
-	memset(seg, 0, sizeof(*seg));
-	seg->len = len;
-	if (len <= MG_CHUNK) {
-		seg->fd = -1;
-		seg->buf = w->buf;
-		return read_src(w->m, oi, off, len, w->buf, h, why, n);
-	}
-	if ((rc = spool_range(w, oi, off, len, h, why, n)))
-		return rc;
-	seg->fd = w->spool_fd;
-	seg->off = 0;
-	return 0;
-}
-
-static int put_whole(struct mg_worker *w, const struct objfs_objinfo *oi, const char *dkey,
-		     const struct objfs_putopts *po, struct mg_hash *h, char *why, size_t n)
-{
-	struct objfs_source src = { NULL, 0, 0 };
-	struct objfs_seg seg;
-	struct objfs_err err;
-	int rc;
-
-	if (oi->size) {
-		if ((rc = load_body(w, oi, 0, oi->size, h, &seg, why, n)))
-			return rc;
-		src.segs = &seg;
-		src.nsegs = 1;
-		src.size = oi->size;
-	}
-	rc = objfs_prov_put(w->m->dst, w->m->dst_bucket, dkey, &src, po, NULL, &err);
-	if (rc)
-		snprintf(why, n, "put: %s", err.msg[0] ? err.msg : strerror(-rc));
-	return rc;
-}
-
-static int put_multipart(struct mg_worker *w, const struct objfs_objinfo *oi, const char *dkey,
-			 const struct objfs_putopts *po, struct mg_hash *h, char *why, size_t n)
-{
-	struct mg *m = w->m;
-	uint64_t psize = MG_CHUNK, off;
-	struct objfs_part *parts = NULL;
-	struct objfs_err err;
-	char *id = NULL;
-	size_t nparts, i;
-	int rc;
-
-	/* parts of MG_CHUNK, or larger (whole MiB) so that 10000 parts cover it */
-	if ((oi->size + psize - 1) / psize > MG_MAX_PARTS)
-		psize = (((oi->size + MG_MAX_PARTS - 1) / MG_MAX_PARTS) + (1u << 20) - 1) &
-			~((uint64_t)(1u << 20) - 1);
-	nparts = (size_t)((oi->size + psize - 1) / psize);
-	if (!(parts = calloc(nparts, sizeof(*parts)))) {
-		snprintf(why, n, "out of memory");
-		return -ENOMEM;
-	}
-	rc = objfs_prov_mpu_create(m->dst, m->dst_bucket, dkey, po, &id, &err);
-	if (rc) {
-		snprintf(why, n, "multipart create: %s", err.msg[0] ? err.msg : strerror(-rc));
-		goto out;
-	}
-	pthread_mutex_lock(&m->lock);
-	state_append(m, "mpu", dkey, id);
+	pthread_mutex_lock(&w->m->lock);
+	state_append(w->m, "mpu", dkey, id);
 	w->mpu_key = dkey;
 	w->mpu_id = id;
-	pthread_mutex_unlock(&m->lock);
-	for (i = 0, off = 0; i < nparts; i++, off += psize) {
-		uint64_t len = oi->size - off < psize ? oi->size - off : psize;
-		struct objfs_source src;
-		struct objfs_seg seg;
-
-		if (mg_signalled) {
-			rc = -EINTR;
-			snprintf(why, n, "stopped");
-			goto abort;
-		}
-		if ((rc = load_body(w, oi, off, len, h, &seg, why, n)))
-			goto abort;
-		src.segs = &seg;
-		src.nsegs = 1;
-		src.size = len;
-		parts[i].number = (int)i + 1;
-		parts[i].size = len;
-		rc = objfs_prov_mpu_upload_part(m->dst, m->dst_bucket, dkey, id, (int)i + 1, off,
-						&src, parts[i].etag, &err);
-		if (rc) {
-			snprintf(why, n, "part %zu: %s", i + 1, err.msg[0] ? err.msg : strerror(-rc));
-			goto abort;
-		}
-	}
-	rc = objfs_prov_mpu_complete(m->dst, m->dst_bucket, dkey, id, parts, nparts, NULL, &err);
-	if (rc) {
-		snprintf(why, n, "multipart complete: %s", err.msg[0] ? err.msg : strerror(-rc));
-		goto abort;
-	}
-	goto ended;
-abort:
-	objfs_prov_mpu_abort(m->dst, m->dst_bucket, dkey, id, &err);
-ended:
-	pthread_mutex_lock(&m->lock);
-	state_append(m, "mpuend", dkey, NULL);
-	w->mpu_key = w->mpu_id = NULL;
-	pthread_mutex_unlock(&m->lock);
-out:
-	free(id);
-	free(parts);
-	return rc;
+	pthread_mutex_unlock(&w->m->lock);
 }
 
-/* Reads the target back and compares its SHA-256 with want. */
-static int readback(struct mg_worker *w, const char *dkey, const struct objfs_objinfo *d,
-		    const char *want, char *why, size_t n)
+static void mpu_end(void *arg, const char *dkey)
 {
-	struct mg *m = w->m;
-	struct mg_hash h = { NULL, NULL };
-	struct objfs_err err;
-	char sha[2 * EVP_MAX_MD_SIZE + 1];
-	int rc = hash_init(&h);
+	struct mg_worker *w = arg;
 
-	if (rc) {
-		snprintf(why, n, "out of memory");
-		goto out;
-	}
-	for (uint64_t off = 0; off < d->size;) {
-		uint64_t len = d->size - off < MG_CHUNK ? d->size - off : MG_CHUNK, got = 0;
-
-		rc = objfs_prov_get(m->dst, m->dst_bucket, dkey, off, len, d->etag, w->buf, &got, &err);
-		if (rc || got == 0) {
-			rc = rc ? rc : -EIO;
-			snprintf(why, n, "verify: reading the copy back at %llu: %s",
-				 (unsigned long long)off, err.msg[0] ? err.msg :
-				 rc == -EIO ? "shorter than its size" : strerror(-rc));
-			goto out;
-		}
-		EVP_DigestUpdate(h.sha, w->buf, got);
-		off += got;
-	}
-	hash_final(&h, sha, NULL);
-	if (strcmp(sha, want)) {
-		snprintf(why, n, "verify: the copy's SHA-256 %.16s... differs from the source's"
-			 " %.16s...", sha, want);
-		rc = -EIO;
-	}
-out:
-	hash_free(&h);
-	return rc;
+	pthread_mutex_lock(&w->m->lock);
+	state_append(w->m, "mpuend", dkey, NULL);
+	w->mpu_key = w->mpu_id = NULL;
+	pthread_mutex_unlock(&w->m->lock);
 }
 
 /*
@@ -940,9 +590,8 @@ static int copy_one(struct mg_worker *w, struct mg_item *it, int *result, char *
 	struct mg *m = w->m;
 	struct objfs_objinfo *oi = &it->oi, d;
 	struct objfs_putopts po;
-	struct mg_hash h = { NULL, NULL };
 	struct objfs_err err;
-	char dkey[OBJFS_KEY_MAX + 1], sha[2 * EVP_MAX_MD_SIZE + 1], md5[2 * EVP_MAX_MD_SIZE + 1];
+	char dkey[OBJFS_KEY_MAX + 1];
 	size_t plen = strlen(m->src_prefix);
 	int rc;
 
@@ -993,14 +642,7 @@ static int copy_one(struct mg_worker *w, struct mg_item *it, int *result, char *
 	po.content_type = oi->content_type;
 	po.meta = oi->meta;
 	po.nmeta = oi->nmeta;
-	if ((rc = hash_init(&h))) {
-		snprintf(why, n, "out of memory");
-		goto out;
-	}
-	if (oi->size > MG_MPU_THRESHOLD)
-		rc = put_multipart(w, oi, dkey, &po, &h, why, n);
-	else
-		rc = put_whole(w, oi, dkey, &po, &h, why, n);
+	rc = ctl_copy_stream(&w->cp, oi, dkey, &po, NULL, why, n);
 	if (rc == -ENOENT &&
 	    objfs_prov_head(m->src, m->src_bucket, oi->key, &d, &err) == -ENOENT) {
 		fprintf(stderr, "objfs-ctl: migrate: %s: deleted from the source meanwhile;"
@@ -1011,39 +653,10 @@ static int copy_one(struct mg_worker *w, struct mg_item *it, int *result, char *
 	}
 	if (rc)
 		goto out;
-	hash_final(&h, sha, md5);
-	rc = objfs_prov_head(m->dst, m->dst_bucket, dkey, &d, &err);
-	if (rc) {
-		snprintf(why, n, "verify: head of the copy: %s", err.msg[0] ? err.msg : strerror(-rc));
-		goto out;
-	}
-	if (d.size != oi->size) {
-		snprintf(why, n, "verify: the copy has %llu bytes, the source %llu",
-			 (unsigned long long)d.size, (unsigned long long)oi->size);
-		rc = -EIO;
-	} else if (!strcmp(m->dst_pc->type, "s3") && etag_plain(d.etag) &&
-		   !strcasecmp(d.etag, md5)) {
-		rc = 0;        /* the store's MD5 of what it holds is the MD5 of what we read */
-	} else {
-		/* no MD5 ETag to compare (multipart, local, SSE-KMS): read it back */
-		rc = readback(w, dkey, &d, sha, why, n);
-	}
-	if (rc) {
-		/* never leave a bad copy that a later run could take for a good one */
-		objfs_prov_del(m->dst, m->dst_bucket, dkey, &err);
-		goto out;
-	}
 	*result = R_COPIED;
 out:
 	objfs_objinfo_clear(&d);
-	hash_free(&h);
 	return rc;
-}
-
-static int transient(int rc)
-{
-	return rc == -EIO || rc == -ESTALE || rc == -EAGAIN || rc == -ETIMEDOUT ||
-	       rc == -ECONNRESET || rc == -ECONNREFUSED;
 }
 
 static void *worker_main(void *arg)
@@ -1069,7 +682,7 @@ static void *worker_main(void *arg)
 		for (int a = 0; a < MG_ATTEMPTS; a++) {
 			why[0] = '\0';
 			rc = copy_one(w, it, &result, why, sizeof(why));
-			if (!rc || !transient(rc) || mg_signalled)
+			if (!rc || !ctl_copy_transient(rc) || mg_signalled)
 				break;
 			if (rc == -ESTALE)
 				it->oi.has_meta = 0;     /* changed meanwhile: head it again */
@@ -1128,52 +741,25 @@ static void *worker_main(void *arg)
 
 /* ---- the main loop ------------------------------------------------------ */
 
-static void human(uint64_t b, char *out, size_t n)
-{
-	static const char *const u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)b;
-	int i = 0;
-
-	while (v >= 1024 && i < 4) {
-		v /= 1024;
-		i++;
-	}
-	snprintf(out, n, i ? "%.1f %s" : "%.0f %s", v, u[i]);
-}
-
-struct mg_progress {
-	int tty;
-	double t0, last;
-	uint64_t last_count;
-};
-
 /* Lock held. */
-static void progress(struct mg *m, struct mg_progress *p, int force)
+static void progress(struct mg *m, struct ctl_progress *p, int force)
 {
-	double t = now_s();
+	double t = ctl_now();
 	uint64_t count = m->n_copied + m->n_skipped + m->n_failed + m->n_would + m->n_skipped_state;
 	char b[32];
 
-	if (!force) {
-		if (p->tty && t - p->last < 0.5)
-			return;
-		if (!p->tty && t - p->last < 2.0 && count - p->last_count < MG_PROGRESS_EVERY)
-			return;
-		if (!p->tty && count == p->last_count)
-			return;
-	}
-	p->last = t;
-	p->last_count = count;
+	if (!ctl_progress_due(p, count, force))
+		return;
 	if (m->dry_run) {
-		human(m->b_would, b, sizeof(b));
+		ctl_human(m->b_would, b, sizeof(b));
 		fprintf(stderr, "%smigrate (dry run): %llu checked, %llu to copy (%s), %llu skipped%s",
-			p->tty ? "\r\033[K" : "", (unsigned long long)count,
+			ctl_progress_cr(p), (unsigned long long)count,
 			(unsigned long long)m->n_would, b,
 			(unsigned long long)(m->n_skipped + m->n_skipped_state), p->tty ? "" : "\n");
 	} else {
-		human(m->b_copied, b, sizeof(b));
+		ctl_human(m->b_copied, b, sizeof(b));
 		fprintf(stderr, "%smigrate: %llu copied (%s), %llu skipped, %llu failed, %llu in"
-			" flight, %.0f s%s", p->tty ? "\r\033[K" : "", (unsigned long long)m->n_copied,
+			" flight, %.0f s%s", ctl_progress_cr(p), (unsigned long long)m->n_copied,
 			b, (unsigned long long)(m->n_skipped + m->n_skipped_state),
 			(unsigned long long)m->n_failed, (unsigned long long)m->running, t - p->t0, p->tty ? "" : "\n");
 	}
@@ -1203,8 +789,8 @@ static void retire(struct mg *m, double *last_pos)
 		objfs_objinfo_clear(&it->oi);
 		m->head++;
 	}
-	if (newpos && !m->dry_run && now_s() - *last_pos >= 0.5) {
-		*last_pos = now_s();
+	if (newpos && !m->dry_run && ctl_now() - *last_pos >= 0.5) {
+		*last_pos = ctl_now();
 		state_append(m, "pos", m->pos, NULL);
 	}
 	if (!m->dry_run && m->state_fd >= 0 && m->state_lines >= MG_COMPACT_LINES)
@@ -1237,7 +823,7 @@ static int state_covers(struct mg *m, const char *key)
 
 /* Lists the source into the window; returns 0 or a negative errno (listing
  * failed, reported). */
-static int produce(struct mg *m, struct mg_progress *p, double *last_pos)
+static int produce(struct mg *m, struct ctl_progress *p, double *last_pos)
 {
 	struct objfs_listing l;
 	struct objfs_err err;
@@ -1249,7 +835,7 @@ static int produce(struct mg *m, struct mg_progress *p, double *last_pos)
 		for (int a = 0; a < MG_ATTEMPTS; a++) {
 			rc = objfs_prov_list(m->src, m->src_bucket, m->src_prefix, NULL, token, 0, &l,
 					     &err);
-			if (!rc || !transient(rc))
+			if (!rc || !ctl_copy_transient(rc))
 				break;
 			objfs_listing_clear(&l);
 			sleep((unsigned)a + 1);
@@ -1308,56 +894,6 @@ static int produce(struct mg *m, struct mg_progress *p, double *last_pos)
 	return rc;
 }
 
-static const struct objfs_provider_section *find_provider(const struct objfs_config *cfg,
-							   const char *name)
-{
-	for (size_t i = 0; i < cfg->nproviders; i++)
-		if (!strcmp(cfg->providers[i].conf.name, name))
-			return &cfg->providers[i];
-	return NULL;
-}
-
-static int str_eq(const char *a, const char *b)
-{
-	return (!a && !b) || (a && b && !strcmp(a, b));
-}
-
-/* 1 if two provider sections reach the same store (same name, or the same
- * type at the same root or endpoint). */
-static int same_store(const struct objfs_provider_conf *a, const struct objfs_provider_conf *b)
-{
-	char ra[PATH_MAX], rb[PATH_MAX];
-
-	if (!strcmp(a->name, b->name))
-		return 1;
-	if (strcmp(a->type, b->type))
-		return 0;
-	if (!strcmp(a->type, "local"))
-		return realpath(a->root, ra) && realpath(b->root, rb) ? !strcmp(ra, rb) :
-		       str_eq(a->root, b->root);
-	return str_eq(a->endpoint, b->endpoint) && str_eq(a->region, b->region) &&
-	       str_eq(a->account, b->account);
-}
-
-/* Normalised prefix: no leading '/', a trailing '/' unless empty. */
-static char *norm_prefix(const char *p)
-{
-	size_t len;
-	char *out;
-
-	while (*p == '/')
-		p++;
-	len = strlen(p);
-	while (len && p[len - 1] == '/')
-		len--;
-	if (!(out = malloc(len + 2)))
-		return NULL;
-	memcpy(out, p, len);
-	out[len] = len ? '/' : '\0';
-	out[len + 1] = '\0';
-	return out;
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: objfs-ctl --config FILE migrate --tenant T --to PROVIDER [--bucket B]"
@@ -1368,34 +904,6 @@ static void usage(FILE *f)
 		"  content type and metadata; resumable (the state file, default\n"
 		"  CACHE_DIR/migrate-T-PROVIDER.state); --parallel 1..%d (default %d)\n",
 		MG_PARALLEL_MAX, MG_PARALLEL_DEF);
-}
-
-/* Applies the tenant's storage settings (SSE-C key, SSE, class, ACL) to p
- * for (bucket, prefix), so that reads and writes there behave like objfs's. */
-static int apply_defaults(const struct objfs_tenant_conf *t, struct objfs_prov *p,
-			  const char *bucket, const char *prefix, const char *which)
-{
-	struct objfs_store_defaults d = {
-		.sse = t->sse,
-		.sse_kms_key_id = t->sse_kms_key_id,
-		.sse_c_key = t->sse_customer_key ? t->sse_c_key : NULL,
-		.storage_class = t->storage_class,
-		.acl = t->acl,
-	};
-	struct objfs_err err;
-	int rc;
-
-	if (!t->sse && !t->storage_class && !t->acl)
-		return 0;
-	rc = objfs_prov_set_defaults(p, bucket, prefix, &d, &err);
-	if (rc == -ENOSYS) {
-		mg_err("note: the %s provider %s has no SSE, storage classes or ACLs; tenant %s's"
-		       " settings do not apply there", which, p->name, t->name);
-		return 0;
-	}
-	if (rc)
-		mg_err("%s provider %s: %s", which, p->name, err.msg[0] ? err.msg : strerror(-rc));
-	return rc;
 }
 
 int ctl_migrate_main(const char *config_path, int argc, char **argv)
@@ -1411,18 +919,18 @@ int ctl_migrate_main(const char *config_path, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *tenant = NULL, *to = NULL, *bucket = NULL, *prefix = NULL, *state = NULL, *env;
+	const char *tenant = NULL, *to = NULL, *bucket = NULL, *prefix = NULL, *state = NULL;
 	const struct objfs_provider_section *ps;
 	struct mg_worker *workers = NULL;
-	struct mg_progress prog;
+	struct ctl_progress prog;
 	struct sigaction sa, old_int, old_term;
 	struct objfs_err err;
 	struct mg *m = NULL;
-	char errbuf[1024], *end, b[32];
+	char *end, b[32];
 	unsigned long par = MG_PARALLEL_DEF;
 	size_t nstarted = 0;
 	int opt, rc, status = 1, dry = 0, sig_set = 0, listing_rc = 0;
-	double t0 = now_s(), last_pos = 0;
+	double t0 = ctl_now(), last_pos = 0;
 
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
@@ -1462,18 +970,8 @@ int ctl_migrate_main(const char *config_path, int argc, char **argv)
 		mg_err("--bucket %s: not a valid bucket name (3-63 of a-z 0-9 . -)", bucket);
 		return 2;
 	}
-	if (prefix) {
-		for (const char *c = prefix; *c; c++)
-			if ((unsigned char)*c < 0x20 || *c == 0x7f) {
-				mg_err("--prefix: control character");
-				return 2;
-			}
-		if (strstr(prefix, "//") || !strcmp(prefix, ".") || strstr(prefix, "../") ||
-		    !strncmp(prefix, "./", 2) || strstr(prefix, "/./")) {
-			mg_err("--prefix %s: empty, \".\" or \"..\" segment", prefix);
-			return 2;
-		}
-	}
+	if (prefix && ctl_check_prefix("migrate", "--prefix", prefix))
+		return 2;
 	if (!(m = calloc(1, sizeof(*m)))) {
 		mg_err("out of memory");
 		return 1;
@@ -1482,32 +980,22 @@ int ctl_migrate_main(const char *config_path, int argc, char **argv)
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->cv_work, NULL);
 	pthread_cond_init(&m->cv_done, NULL);
-	objfs_log_set_level(OBJFS_LOG_WARN);
 	if (!config_path)
 		config_path = MG_DEFAULT_CONFIG;
-	if (objfs_config_load(config_path, &m->cfg, errbuf, sizeof(errbuf))) {
-		mg_err("%s", errbuf);
+	if (ctl_load_config("migrate", config_path, &m->cfg))
 		goto out;
-	}
-	/* quiet (warnings) unless OBJFS_LOG_LEVEL asks for more: with debug, every
-	 * provider request is one "prov NAME OP ..." line on stderr */
-	if ((env = getenv("OBJFS_LOG_LEVEL")) && *env && objfs_log_parse_level(env) >= 0)
-		objfs_log_set_level((enum objfs_log_level)objfs_log_parse_level(env));
-	for (size_t i = 0; i < m->cfg->ntenants; i++)
-		if (!strcmp(m->cfg->tenants[i].name, tenant))
-			m->t = &m->cfg->tenants[i];
-	if (!m->t) {
+	if (!(m->t = ctl_find_tenant(m->cfg, tenant))) {
 		mg_err("no tenant %s in %s", tenant, config_path);
 		status = 2;
 		goto out;
 	}
-	if (!(ps = find_provider(m->cfg, to))) {
+	if (!(ps = ctl_find_provider(m->cfg, to))) {
 		mg_err("no [provider %s] in %s", to, config_path);
 		status = 2;
 		goto out;
 	}
 	m->dst_pc = &ps->conf;
-	if (!(ps = find_provider(m->cfg, m->t->provider))) {
+	if (!(ps = ctl_find_provider(m->cfg, m->t->provider))) {
 		mg_err("tenant %s: provider %s not configured", tenant, m->t->provider);
 		goto out;
 	}
@@ -1517,11 +1005,11 @@ int ctl_migrate_main(const char *config_path, int argc, char **argv)
 	m->dry_run = dry;
 	m->parallel = (unsigned)par;
 	if (!(m->dst_bucket = strdup(bucket ? bucket : m->t->bucket)) ||
-	    !(m->dst_prefix = prefix ? norm_prefix(prefix) : strdup(m->t->prefix))) {
+	    !(m->dst_prefix = prefix ? ctl_norm_prefix(prefix) : strdup(m->t->prefix))) {
 		mg_err("out of memory");
 		goto out;
 	}
-	if (same_store(m->src_pc, m->dst_pc) && !strcmp(m->src_bucket, m->dst_bucket)) {
+	if (ctl_same_store(m->src_pc, m->dst_pc) && !strcmp(m->src_bucket, m->dst_bucket)) {
 		size_t a = strlen(m->src_prefix), c = strlen(m->dst_prefix);
 
 		if (!strncmp(m->src_prefix, m->dst_prefix, a < c ? a : c)) {
@@ -1542,8 +1030,8 @@ int ctl_migrate_main(const char *config_path, int argc, char **argv)
 		mg_err("target provider %s: %s", m->dst_pc->name, err.msg);
 		goto out;
 	}
-	if (apply_defaults(m->t, m->src, m->src_bucket, m->src_prefix, "source") ||
-	    apply_defaults(m->t, m->dst, m->dst_bucket, m->dst_prefix, "target"))
+	if (ctl_apply_defaults("migrate", m->t, m->src, m->src_bucket, m->src_prefix, "source") ||
+	    ctl_apply_defaults("migrate", m->t, m->dst, m->dst_bucket, m->dst_prefix, "target"))
 		goto out;
 	rc = objfs_prov_bucket_exists(m->src, m->src_bucket, &err);
 	if (rc) {
@@ -1611,28 +1099,38 @@ int ctl_migrate_main(const char *config_path, int argc, char **argv)
 		mg_err("out of memory");
 		goto out;
 	}
+	for (unsigned i = 0; i < m->parallel; i++)
+		workers[i].cp.spool_fd = -1;      /* ctl_copier_free of an unstarted worker */
 	pthread_mutex_lock(&m->lock);
 	m->workers = workers;
 	m->nworkers = m->parallel;
 	pthread_mutex_unlock(&m->lock);
 	for (unsigned i = 0; i < m->parallel; i++) {
+		struct ctl_copier *cp = &workers[i].cp;
+
 		workers[i].m = m;
-		workers[i].spool_fd = -1;
-		if (!(workers[i].buf = malloc(MG_CHUNK))) {
+		cp->src = m->src;
+		cp->src_bucket = m->src_bucket;
+		cp->dst = m->dst;
+		cp->dst_bucket = m->dst_bucket;
+		cp->dst_s3 = !strcmp(m->dst_pc->type, "s3");
+		cp->spool_dir = m->cfg->cache_dir;
+		cp->stop = &mg_signalled;
+		cp->mpu_begin = mpu_begin;
+		cp->mpu_end = mpu_end;
+		cp->hook_arg = &workers[i];
+		if (ctl_copier_init(cp)) {
 			mg_err("out of memory");
 			goto join;
 		}
 		if (pthread_create(&workers[i].th, NULL, worker_main, &workers[i])) {
 			mg_err("cannot start a worker thread");
-			free(workers[i].buf);
-			workers[i].buf = NULL;
+			ctl_copier_free(cp);
 			goto join;
 		}
 		nstarted++;
 	}
-	memset(&prog, 0, sizeof(prog));
-	prog.tty = isatty(STDERR_FILENO);
-	prog.t0 = prog.last = t0;
+	ctl_progress_init(&prog, t0);
 	listing_rc = produce(m, &prog, &last_pos);
 join:
 	pthread_mutex_lock(&m->lock);
@@ -1661,7 +1159,7 @@ join:
 		fputc('\n', stderr);
 
 	if (dry) {
-		human(m->b_would, b, sizeof(b));
+		ctl_human(m->b_would, b, sizeof(b));
 		printf("dry run: would migrate %llu objects (%llu bytes, %s), skip %llu; nothing"
 		       " copied\n", (unsigned long long)m->n_would, (unsigned long long)m->b_would, b,
 		       (unsigned long long)(m->n_skipped + m->n_skipped_state));
@@ -1669,7 +1167,7 @@ join:
 		printf("migrated %llu objects (%llu bytes), skipped %llu, failed %llu in %.1f s\n",
 		       (unsigned long long)m->n_copied, (unsigned long long)m->b_copied,
 		       (unsigned long long)(m->n_skipped + m->n_skipped_state),
-		       (unsigned long long)m->n_failed, now_s() - t0);
+		       (unsigned long long)m->n_failed, ctl_now() - t0);
 		if (m->n_skipped_state)
 			fprintf(stderr, "objfs-ctl: migrate: %llu of the skipped objects were done"
 				" according to the state file\n", (unsigned long long)m->n_skipped_state);
@@ -1700,11 +1198,8 @@ out:
 		sigaction(SIGTERM, &old_term, NULL);
 	}
 	if (workers) {
-		for (unsigned i = 0; i < m->parallel; i++) {
-			free(workers[i].buf);
-			if (workers[i].spool_fd >= 0)
-				close(workers[i].spool_fd);
-		}
+		for (unsigned i = 0; i < m->parallel; i++)
+			ctl_copier_free(&workers[i].cp);
 		free(workers);
 	}
 	for (uint64_t s = m->head; s < m->tail; s++)

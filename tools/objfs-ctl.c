@@ -75,17 +75,20 @@ static void usage(FILE *out)
 		"       objfs-ctl --config FILE --direct presign|health [ARGS]\n"
 		"commands (control socket; PATH is TENANT/KEY or a path under the mount):\n"
 		"  presign [--method GET|PUT] [--ttl SECONDS] PATH   print a presigned URL\n"
+		"          PUT: [--content-type TYPE] [--size BYTES] declare the upload\n"
 		"  health [--json]       daemon, mount, providers, journal; exit 1 when unhealthy\n"
 		"  status [--json]       pending uploads, staging, read cache, recent errors\n"
 		"  flush [--timeout SECONDS] [PATH]   wait until pending uploads have landed\n"
 		"  metrics               Prometheus text\n"
 		"  tenants [--json]      the tenants you may access\n"
 		"  reload                reload the tenant configuration (admin)\n"
+		"  trash list|restore|purge ...   deleted and overwritten files (trash_days)\n"
 		"commands (configuration file, default " CTL_DEFAULT_CONFIG "):\n"
 		"  doctor [--json]       check FUSE, configuration, credentials, providers, clock,\n"
 		"                        mount, control socket and a presign round trip\n"
 		"  onboard               write a configuration interactively\n"
 		"  migrate ...           copy a tenant to another provider\n"
+		"  backup ...            incremental snapshots of a tenant; backup list, backup restore\n"
 		"options:\n"
 		"  --socket PATH   control socket (default $OBJFS_CTL_SOCKET, the configuration's\n"
 		"                  control_socket, or " CTL_DEFAULT_SOCKET ")\n"
@@ -443,6 +446,8 @@ struct presign_args {
 	const char *method;
 	long ttl;            /* 0: the default (the daemon's presign_ttl_default) */
 	const char *path;
+	const char *content_type;   /* PUT: the type the upload declares (NULL: none) */
+	long long size;             /* PUT: the declared size in bytes, -1: none */
 };
 
 static int presign_parse(int argc, char **argv, struct presign_args *a)
@@ -450,18 +455,37 @@ static int presign_parse(int argc, char **argv, struct presign_args *a)
 	static const struct option opts[] = {
 		{ "method", required_argument, NULL, 'm' },
 		{ "ttl", required_argument, NULL, 't' },
+		{ "content-type", required_argument, NULL, 'c' },
+		{ "size", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
 
 	a->method = "GET";
 	a->ttl = 0;
+	a->content_type = NULL;
+	a->size = -1;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "+m:t:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'm':
 			a->method = optarg;
 			break;
+		case 'c':
+			a->content_type = optarg;
+			break;
+		case 's': {
+			char *end;
+
+			errno = 0;
+			a->size = strtoll(optarg, &end, 10);
+			if (errno || end == optarg || *end || a->size < 0) {
+				fprintf(stderr, "objfs-ctl: --size %s: expected a number of bytes\n",
+					optarg);
+				return 2;
+			}
+			break;
+		}
 		case 't':
 			/* The daemon enforces its configured maximum; 604800 is
 			 * the largest any configuration may allow. */
@@ -476,8 +500,13 @@ static int presign_parse(int argc, char **argv, struct presign_args *a)
 		fprintf(stderr, "objfs-ctl: --method %s: expected GET or PUT\n", a->method);
 		return 2;
 	}
+	if ((a->content_type || a->size >= 0) && strcmp(a->method, "PUT")) {
+		fprintf(stderr, "objfs-ctl: --content-type and --size are for --method PUT\n");
+		return 2;
+	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "usage: objfs-ctl presign [--method GET|PUT] [--ttl SECONDS] PATH\n");
+		fprintf(stderr, "usage: objfs-ctl presign [--method GET|PUT] [--ttl SECONDS] "
+			"[--content-type TYPE] [--size BYTES] PATH\n");
 		return 2;
 	}
 	a->path = argv[optind];
@@ -495,7 +524,10 @@ static int cmd_presign(struct ctl_opts *o, int argc, char **argv)
 	if ((ret = presign_parse(argc, argv, &a)) || (ret = ctl_path_arg(a.path, path, sizeof(path))))
 		return ret;
 	req = json_pack("{s:s, s:s}", "path", path, "method", a.method);
-	if (!req || (a.ttl && json_object_set_new(req, "ttl", json_integer(a.ttl)))) {
+	if (!req || (a.ttl && json_object_set_new(req, "ttl", json_integer(a.ttl))) ||
+	    (a.content_type &&
+	     json_object_set_new(req, "content_type", json_string(a.content_type))) ||
+	    (a.size >= 0 && json_object_set_new(req, "size", json_integer(a.size)))) {
 		fprintf(stderr, "objfs-ctl: out of memory\n");
 		ret = 1;
 		goto out;
@@ -510,6 +542,16 @@ static int cmd_presign(struct ctl_opts *o, int argc, char **argv)
 		goto out;
 	}
 	printf("%s\n", url);
+	/* signed headers: the upload must send them as given, or the store refuses it */
+	{
+		json_t *h = json_object_get(ans, "headers"), *v;
+		const char *k;
+
+		json_object_foreach(h, k, v)
+			if (json_is_string(v))
+				fprintf(stderr, "objfs-ctl: the PUT must send the header %s: %s\n", k,
+					json_string_value(v));
+	}
 out:
 	json_decref(req);
 	json_decref(ans);
@@ -617,9 +659,27 @@ static int cmd_status(struct ctl_opts *o, int argc, char **argv)
 		       ctl_bytes(jnum(rc, "max_bytes", 0), b2, sizeof(b2)),
 		       jnum(rc, "hits", 0), jnum(rc, "misses", 0));
 	ts = json_object_get(ans, "tenants");
-	json_array_foreach(ts, i, t)
+	json_array_foreach(ts, i, t) {
+		const json_t *g;
+		size_t k;
+
 		printf("tenant %s: %.0f pending uploads\n", jstr(t, "name", "?"),
 		       jnum(t, "pending_uploads", 0));
+		/* quota usage; a limit 0 is unlimited */
+		if ((g = json_object_get(t, "quota")))
+			printf("  quota: %s of %s, %.0f of %s objects\n",
+			       ctl_bytes(jnum(g, "bytes_used", 0), b1, sizeof(b1)),
+			       jnum(g, "bytes_limit", 0) > 0
+			       ? ctl_bytes(jnum(g, "bytes_limit", 0), b2, sizeof(b2)) : "unlimited",
+			       jnum(g, "objects_used", 0),
+			       jnum(g, "objects_limit", 0) > 0
+			       ? (snprintf(b3, sizeof(b3), "%.0f", jnum(g, "objects_limit", 0)), b3)
+			       : "unlimited");
+		/* guardrail problems awaiting an operator: kind, path, reason */
+		json_array_foreach(json_object_get(t, "guardrails"), k, g)
+			printf("  guardrail %s %s: %s\n", jstr(g, "kind", "?"), jstr(g, "path", "?"),
+			       jstr(g, "reason", ""));
+	}
 	es = json_object_get(ans, "recent_errors");
 	if (json_array_size(es))
 		printf("recent errors:\n");
@@ -798,6 +858,11 @@ static int direct_presign(const struct objfs_config *cfg, int argc, char **argv)
 
 	if ((rc = presign_parse(argc, argv, &a)))
 		return rc;
+	if (a.content_type || a.size >= 0) {
+		/* the guardrails and the landing checks are the daemon's */
+		fprintf(stderr, "objfs-ctl: --content-type and --size need the daemon, not --direct\n");
+		return 2;
+	}
 	ttl = a.ttl ? (unsigned)a.ttl : cfg->presign_ttl_default_s;
 	if (ttl > cfg->presign_ttl_max_s) {
 		fprintf(stderr, "objfs-ctl: --ttl %u: above presign_ttl_max (%u s)\n", ttl,
@@ -1040,12 +1105,21 @@ int main(int argc, char **argv)
 		status = ctl_migrate_main(config, cargc, cargv);
 		goto out;
 	}
+	if (!strcmp(cmd, "backup")) {
+		status = ctl_backup_main(config, cargc, cargv);
+		goto out;
+	}
 	if (!strcmp(cmd, "doctor")) {
 		const char *s = sockopt;
 
 		if (!s && (env = getenv("OBJFS_CTL_SOCKET")) && *env)
 			s = env;
 		status = ctl_doctor_main(config, s, cargc, cargv);
+		goto out;
+	}
+	if (!strcmp(cmd, "trash")) {
+		if (!(status = resolve_socket(sockopt, config, &o.sock, &owned)))
+			status = ctl_trash_main(o.sock, cargc, cargv);
 		goto out;
 	}
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {

@@ -152,6 +152,34 @@ struct objfs_mpu_info {
 };
 void objfs_mpu_info_free(struct objfs_mpu_info *v, size_t n);
 
+/* Conditions for a presigned PUT (the presign_put op).  A provider binds
+ * what its signature can carry and says so in objfs_presign_out.binds; the
+ * rest is the caller's to check when the upload lands (presign_watch.h). */
+struct objfs_presign_cond {
+	const char *content_type;        /* NULL: any; else the upload must send exactly this */
+	int has_size;                    /* size is set: the body must be exactly size bytes */
+	uint64_t size;
+	uint64_t max_size;               /* 0: none; else the body must be at most this */
+};
+/* Bits of objfs_presign_out.binds. */
+#define OBJFS_PRESIGN_BINDS_TYPE  0x1   /* the store refuses another Content-Type */
+#define OBJFS_PRESIGN_BINDS_SIZE  0x2   /* the store refuses a body outside size/max_size */
+/* The URL leads to this daemon's own presign server (local provider), which
+ * checks every tenant guardrail (read_only, size, quota, types) before it
+ * stores anything: nothing is left to check after the upload. */
+#define OBJFS_PRESIGN_CHECKED_AT_UPLOAD 0x4
+#define OBJFS_PRESIGN_MAX_HEADERS 4
+struct objfs_presign_out {
+	unsigned binds;                  /* OBJFS_PRESIGN_* */
+	/* Headers the uploader must send exactly as given (they are signed);
+	 * names and values owned (objfs_presign_out_clear frees them). */
+	struct objfs_kv headers[OBJFS_PRESIGN_MAX_HEADERS];
+	size_t nheaders;
+};
+void objfs_presign_out_clear(struct objfs_presign_out *o);
+/* Appends a copy of (k, v) to o->headers: 0, -ENOMEM or -E2BIG (full). */
+int objfs_presign_out_header(struct objfs_presign_out *o, const char *k, const char *v);
+
 /* Injectable clock (seconds since the epoch), so signing and expiry are testable. */
 typedef time_t (*objfs_clock_fn)(void);
 
@@ -267,6 +295,13 @@ struct objfs_provider_ops {
 	int (*presign)(struct objfs_provider *p, const char *bucket, const char *key,
 		       const char *method, unsigned ttl_s, char **url,
 		       struct objfs_err *err);
+	/* Optional: a presigned PUT with conditions (cond may be NULL: none),
+	 * like presign "PUT" otherwise; out (zeroed by the caller) says what the
+	 * signature binds and which headers the uploader must send.  NULL: the
+	 * wrapper falls back to presign with nothing bound. */
+	int (*presign_put)(struct objfs_provider *p, const char *bucket, const char *key,
+			   unsigned ttl_s, const struct objfs_presign_cond *cond,
+			   struct objfs_presign_out *out, char **url, struct objfs_err *err);
 	/* Checks a presigned request (the X-Objfs-* parameters of a URL that
 	 * presign made) against the provider's own secret and clock, so the
 	 * secret never leaves the provider: 0 when method ("GET" or "PUT"),
@@ -357,6 +392,11 @@ int objfs_prov_presign(struct objfs_prov *p, const char *bucket, const char *key
 int objfs_prov_presign_check(struct objfs_prov *p, const char *method, const char *bucket,
 			     const char *key, const char *expires, const char *signature,
 			     struct objfs_err *err);
+/* presign_put, or presign "PUT" with nothing bound when the provider has no
+ * presign_put.  out is zeroed first; clear it with objfs_presign_out_clear. */
+int objfs_prov_presign_put(struct objfs_prov *p, const char *bucket, const char *key,
+			   unsigned ttl_s, const struct objfs_presign_cond *cond,
+			   struct objfs_presign_out *out, char **url, struct objfs_err *err);
 int objfs_prov_health(struct objfs_prov *p, const char *bucket,
 		      struct objfs_health *out, struct objfs_err *err);
 int objfs_prov_bucket_exists(struct objfs_prov *p, const char *bucket,

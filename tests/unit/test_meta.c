@@ -1238,6 +1238,110 @@ static void test_journal_done_dropped(void **state)
 	free_loaded(v, n);
 }
 
+/* ---- quota usage ------------------------------------------------------ */
+
+static const struct usage_row {
+	const char *what, *tenant;
+	struct meta_usage u;
+} urows[] = {
+	{ "zero usage", T1, { (char *)"bkt/", 0, 0, 1000, 1000, 0 } },
+	{ "large figures", T2, { (char *)"bkt/tenants/b/", 1ULL << 50, 123456789, 5, 7, 1 } },
+	{ "empty location", "c", { (char *)"", 42, 1, 0, 0, 1 } },
+};
+#define NU (sizeof(urows) / sizeof(urows[0]))
+
+static void assert_usage(const char *what, const struct meta_usage *got,
+			 const struct meta_usage *want)
+{
+	assert_opt_str(what, got->location, want->location);
+	if (got->bytes != want->bytes || got->objects != want->objects ||
+	    got->seeded_ms != want->seeded_ms || got->reconciled_ms != want->reconciled_ms ||
+	    !got->clean != !want->clean) {
+		print_error("%s: got %llu/%llu/%lld/%lld/%d\n", what,
+			    (unsigned long long)got->bytes, (unsigned long long)got->objects,
+			    (long long)got->seeded_ms, (long long)got->reconciled_ms, got->clean);
+		fail();
+	}
+}
+
+static void test_usage_put_get(void **state)
+{
+	struct fx *fx = *state;
+	struct meta_usage got;
+
+	/* no row: -ENOENT, *out zeroed */
+	assert_int_equal(meta_usage_get(fx->m, T1, &got), -ENOENT);
+	assert_null(got.location);
+	for (size_t i = 0; i < NU; i++)
+		assert_int_equal(meta_usage_put(fx->m, urows[i].tenant, &urows[i].u), 0);
+	for (size_t i = 0; i < NU; i++) {
+		assert_int_equal(meta_usage_get(fx->m, urows[i].tenant, &got), 0);
+		assert_usage(urows[i].what, &got, &urows[i].u);
+		meta_usage_clear(&got);
+	}
+	/* put replaces the whole row */
+	{
+		struct meta_usage u = { (char *)"bkt/", 7, 3, 1000, 2000, 1 };
+
+		assert_int_equal(meta_usage_put(fx->m, T1, &u), 0);
+		assert_int_equal(meta_usage_get(fx->m, T1, &got), 0);
+		assert_usage("replaced", &got, &u);
+		meta_usage_clear(&got);
+	}
+	/* rows survive a reopen */
+	reopen(fx);
+	for (size_t i = 1; i < NU; i++) {
+		assert_int_equal(meta_usage_get(fx->m, urows[i].tenant, &got), 0);
+		assert_usage(urows[i].what, &got, &urows[i].u);
+		meta_usage_clear(&got);
+	}
+	/* del: only that tenant's row; deleting a missing row succeeds */
+	assert_int_equal(meta_usage_del(fx->m, T2), 0);
+	assert_int_equal(meta_usage_get(fx->m, T2, &got), -ENOENT);
+	assert_int_equal(meta_usage_del(fx->m, T2), 0);
+	assert_int_equal(meta_usage_get(fx->m, T1, &got), 0);
+	meta_usage_clear(&got);
+	meta_usage_clear(NULL);   /* accepts NULL */
+}
+
+static void test_journal_count(void **state)
+{
+	struct fx *fx = *state;
+	uint64_t n = 99;
+
+	assert_int_equal(meta_journal_count(fx->m, T1, &n), 0);
+	assert_int_equal(n, 0);
+	int64_t first = 0;
+
+	for (size_t i = 0; i < NJ; i++) {
+		int64_t seq = commit_row(fx->m, &jrows[i]);
+
+		if (!first && !strcmp(jrows[i].tenant, T1))
+			first = seq;
+	}
+	/* per tenant, as the rows say */
+	for (int k = 0; k < 2; k++) {
+		const char *t = k ? T2 : T1;
+		uint64_t want = 0;
+
+		for (size_t i = 0; i < NJ; i++)
+			want += !strcmp(jrows[i].tenant, t);
+		assert_int_equal(meta_journal_count(fx->m, t, &n), 0);
+		assert_int_equal(n, want);
+	}
+	/* a landed entry is no longer counted */
+	assert_int_equal(meta_journal_count(fx->m, T1, &n), 0);
+	{
+		uint64_t before = n;
+
+		assert_int_equal(meta_journal_done(fx->m, first, NULL, NULL), 0);
+		assert_int_equal(meta_journal_count(fx->m, T1, &n), 0);
+		assert_int_equal(n, before - 1);
+	}
+	assert_int_equal(meta_journal_count(fx->m, "nobody", &n), 0);
+	assert_int_equal(n, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1261,6 +1365,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_journal_rebase, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_done_landed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_done_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_usage_put_get, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_count, setup, teardown),
 	};
 
 	objfs_log_set_level(OBJFS_LOG_ERROR);

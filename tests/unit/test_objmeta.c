@@ -11,6 +11,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "mimetype.h"
 #include "objmeta.h"
 
 #define S INT64_C(1000000000)
@@ -507,9 +508,12 @@ static const struct ct_case ct_cases[] = {
 	{ "", "application/octet-stream" },
 };
 
+/* The built-in table, used when the system has no mime.types (mimetype.h);
+ * the database itself is tested in test_mimetype.c. */
 static void test_content_type(void **state)
 {
 	(void)state;
+	assert_int_equal(mimetype_load("/nonexistent/mime.types"), -ENOENT);
 	for (size_t i = 0; i < sizeof(ct_cases) / sizeof(ct_cases[0]); i++) {
 		const char *got = objfs_content_type_for(ct_cases[i].name);
 

@@ -33,6 +33,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "objfs/provider.h"
 #include "sigv4.h"
 #include "testutil.h"
 
@@ -1393,6 +1394,52 @@ static void test_presign_shape(void **state)
 	objfs_sigv4_destroy(&s);
 }
 
+/* Extra signed headers (presigned PUT conditions): listed with host, sorted,
+ * the list encoded in the URL; bad names and values refused. */
+static void test_presign_signed_headers(void **state)
+{
+	struct objfs_sigv4_creds cr = { "AK", "SK", NULL };
+	struct objfs_kv h[2] = { { (char *)"content-type", (char *)"text/plain" },
+				 { (char *)"content-length", (char *)"5" } };
+	struct objfs_kv bad[1];
+	struct objfs_sigv4 s;
+	char *url = NULL, *plain = NULL;
+
+	(void)state;
+	objfs_sigv4_init(&s, &cr, "us-east-1", "s3", 1);
+	assert_int_equal(objfs_sigv4_presign_hdrs(&s, "PUT", "http://h", "h", "/b/k", NULL, h, 2,
+						  60, SUITE_TIME, &url), 0);
+	assert_non_null(strstr(url, "&X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost&"));
+	/* no extra header: the same URL as objfs_sigv4_presign */
+	assert_int_equal(objfs_sigv4_presign(&s, "PUT", "http://h", "h", "/b/k", NULL, 60,
+					     SUITE_TIME, &plain), 0);
+	free(url);
+	url = NULL;
+	assert_int_equal(objfs_sigv4_presign_hdrs(&s, "PUT", "http://h", "h", "/b/k", NULL, NULL,
+						  0, 60, SUITE_TIME, &url), 0);
+	assert_string_equal(url, plain);
+	free(url);
+	url = NULL;
+	/* a different header value signs differently */
+	assert_int_equal(objfs_sigv4_presign_hdrs(&s, "PUT", "http://h", "h", "/b/k", NULL, h, 1,
+						  60, SUITE_TIME, &url), 0);
+	assert_string_not_equal(strstr(url, "X-Amz-Signature="), strstr(plain, "X-Amz-Signature="));
+	free(url);
+	url = NULL;
+	bad[0] = (struct objfs_kv){ (char *)"Content-Type", (char *)"x/y" };   /* upper case */
+	assert_int_equal(objfs_sigv4_presign_hdrs(&s, "PUT", "http://h", "h", "/b/k", NULL, bad, 1,
+						  60, SUITE_TIME, &url), -EINVAL);
+	bad[0] = (struct objfs_kv){ (char *)"host", (char *)"h" };
+	assert_int_equal(objfs_sigv4_presign_hdrs(&s, "PUT", "http://h", "h", "/b/k", NULL, bad, 1,
+						  60, SUITE_TIME, &url), -EINVAL);
+	bad[0] = (struct objfs_kv){ (char *)"content-type", (char *)"x/y\r\nx-evil: 1" };
+	assert_int_equal(objfs_sigv4_presign_hdrs(&s, "PUT", "http://h", "h", "/b/k", NULL, bad, 1,
+						  60, SUITE_TIME, &url), -EINVAL);
+	assert_null(url);
+	free(plain);
+	objfs_sigv4_destroy(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1412,6 +1459,7 @@ int main(void)
 		cmocka_unit_test(test_key_cache),
 		cmocka_unit_test(test_key_cache_threads),
 		cmocka_unit_test(test_presign_shape),
+		cmocka_unit_test(test_presign_signed_headers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

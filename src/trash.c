@@ -263,8 +263,12 @@ again:
 	new_vid(vid, &deleted_ms);
 	rc = version_key(t, vid, rel, tkey, sizeof(tkey));
 	if (rc) {
-		log_warn("trash: %s/%s: the trash key would pass %d bytes: not removed",
+		/* A path within ~40 bytes of the key limit has no room for the trash
+		 * prefix: the change goes ahead without a kept version rather than
+		 * leaving the file impossible to delete or its new content stuck. */
+		log_warn("trash: %s/%s: the trash key would pass %d bytes: no version kept",
 			 t->name, rel, OBJFS_KEY_MAX);
+		rc = 0;
 		goto out;
 	}
 	rc = keep_meta(&oi, &kv, &nkv);

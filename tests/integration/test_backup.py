@@ -93,7 +93,6 @@ def snapshots(store, base="acme/"):
 
 
 def test_backup_local_incremental_restore_retention(objfs_factory):
-    root = None
     o = objfs_factory({"provider bk": {"type": "local"}})
     root = os.path.join(o.base, "bk-objects")
     o.set("provider bk", "root", root)
@@ -247,6 +246,14 @@ def test_backup_s3_killed_resumed_and_restored(s3_factory, s3server):
     assert r.returncode == 0 and m and (int(m.group(3)), int(m.group(5))) == (0, n), r.stdout
     assert not re.search(r"prov main (head|get) bucket=acme-uploads", r.stderr), r.stderr[-2000:]
     assert len(snapshots(s3)) == 2
+    # one changed, one deleted: the snapshot after holds n - 1 objects
+    s3.put("acme-uploads", "d00/obj 000.dat", b"changed", user_meta={"mode": "33188", "mtime": "1"})
+    s3.delete("acme-uploads", "d01/obj 001.dat")
+    _, copied, unchanged, failed = backup(o, "--to", "s3b")
+    assert (copied, unchanged, failed) == (1, n - 2, 0)
+    assert len(data_keys(s3)) == n + 1
+    want["d00/obj 000.dat"] = (hashlib.sha256(b"changed").hexdigest(), 0o644, 1)
+    del want["d01/obj 001.dat"]
 
     # a server-side copy: globex and its backup in one bucket
     for i in range(5):
@@ -273,7 +280,7 @@ def test_backup_s3_killed_resumed_and_restored(s3_factory, s3server):
             "hooli", "--from", "s3b")
     assert r.returncode == 0 and "straight to its store" in r.stderr, r.stdout + r.stderr
     m = RESTORE_RE.search(r.stdout)
-    assert m and int(m.group(1)) == n, r.stdout
+    assert m and int(m.group(1)) == len(want), r.stdout
     assert s3.keys("hooli-uploads") == s3.keys("acme-uploads")
     for k in s3.keys("acme-uploads")[::23]:
         a, b = s3.head("acme-uploads", k), s3.head("hooli-uploads", k)
@@ -282,4 +289,4 @@ def test_backup_s3_killed_resumed_and_restored(s3_factory, s3server):
     r = ctl(o, "backup", "restore", "--tenant", "acme", "--snapshot", "latest", "--to",
             "hooli", "--from", "s3b")
     m = RESTORE_RE.search(r.stdout)
-    assert r.returncode == 0 and m and int(m.group(2)) == n, r.stdout + r.stderr
+    assert r.returncode == 0 and m and int(m.group(2)) == len(want), r.stdout + r.stderr

@@ -179,12 +179,15 @@ def test_make_install_layout(tmp_path):
     files = sorted(os.path.relpath(os.path.join(d, n), dest)
                    for d, _, ns in os.walk(dest) for n in ns)
     assert files == ["sbin/mount.objfs", "usr/bin/objfs", "usr/bin/objfs-ctl",
+                     "usr/lib/systemd/system/objfs-backup@.service",
+                     "usr/lib/systemd/system/objfs-backup@.timer",
                      "usr/lib/systemd/system/objfs.service",
                      "usr/lib/systemd/system/objfs@.service"], files
     for rel, mode in (("usr/bin/objfs", 0o755), ("usr/bin/objfs-ctl", 0o755),
                       ("sbin/mount.objfs", 0o755),
                       ("usr/lib/systemd/system/objfs.service", 0o644),
-                      ("usr/lib/systemd/system/objfs@.service", 0o644)):
+                      ("usr/lib/systemd/system/objfs@.service", 0o644),
+                      ("usr/lib/systemd/system/objfs-backup@.timer", 0o644)):
         assert stat.S_IMODE(os.stat(dest / rel).st_mode) == mode, rel
     assert read_file(dest / "usr/bin/objfs") == read_file(os.path.join(BUILD, "objfs"))
     assert read_file(dest / "usr/bin/objfs-ctl") == read_file(os.path.join(BUILD, "objfs-ctl"))
@@ -196,7 +199,10 @@ def test_make_install_layout(tmp_path):
         "/usr/bin/objfs -f --config /etc/objfs/%i.conf"]
     helper = (dest / "sbin/mount.objfs").read_text()
     assert re.search(r"^OBJFS=/usr/bin/objfs$", helper, re.M), helper
-    for f in (units / "objfs.service", units / "objfs@.service", dest / "sbin/mount.objfs"):
+    assert unit_keys(units / "objfs-backup@.service")["ExecStart"][0].startswith(
+        "/usr/bin/objfs-ctl ")
+    for f in (units / "objfs.service", units / "objfs@.service",
+              units / "objfs-backup@.service", dest / "sbin/mount.objfs"):
         assert "/usr/local/bin" not in f.read_text(), f
 
     # another prefix and explicit directories

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "guardrep.h"
+#include "log.h"
 
 struct report {
 	char *tenant, *path, *reason;
@@ -16,7 +17,6 @@ struct report {
 static pthread_mutex_t gr_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct report *gr_v;          /* gr_lock */
 static size_t gr_n, gr_cap;          /* gr_lock */
-static uint64_t gr_dropped;          /* gr_lock */
 
 static const char *const kind_names[GUARDREP_KIND_COUNT] = {
 	[GUARDREP_HELD_COMMIT] = "held_commit",
@@ -61,8 +61,9 @@ void guardrep_add(const char *tenant, const char *path, enum guardrep_kind kind,
 	if ((i = find(tenant, path, kind)) != (size_t)-1)
 		remove_at(i);                     /* re-added at the end: newest */
 	if (gr_n == GUARDREP_MAX) {
+		log_warn("guardrail reports: %d kept, the oldest (%s/%s) is dropped",
+			 GUARDREP_MAX, gr_v[0].tenant, gr_v[0].path);
 		remove_at(0);
-		gr_dropped++;
 	}
 	if (gr_n == gr_cap) {
 		size_t cap = gr_cap ? gr_cap * 2 : 16;
@@ -90,19 +91,6 @@ void guardrep_clear(const char *tenant, const char *path, enum guardrep_kind kin
 	pthread_mutex_unlock(&gr_lock);
 }
 
-void guardrep_clear_under(const char *tenant, const char *path)
-{
-	size_t n = strlen(path);
-
-	pthread_mutex_lock(&gr_lock);
-	for (size_t i = gr_n; i-- > 0;)
-		if (!strcmp(gr_v[i].tenant, tenant) &&
-		    (!n || (!strncmp(gr_v[i].path, path, n) &&
-			    (gr_v[i].path[n] == '\0' || gr_v[i].path[n] == '/'))))
-			remove_at(i);
-	pthread_mutex_unlock(&gr_lock);
-}
-
 json_t *guardrep_json(const char *tenant)
 {
 	json_t *arr = json_array();
@@ -120,37 +108,4 @@ json_t *guardrep_json(const char *tenant)
 	}
 	pthread_mutex_unlock(&gr_lock);
 	return arr;
-}
-
-size_t guardrep_count(const char *tenant)
-{
-	size_t n = 0;
-
-	pthread_mutex_lock(&gr_lock);
-	for (size_t i = 0; i < gr_n; i++)
-		n += !strcmp(gr_v[i].tenant, tenant);
-	pthread_mutex_unlock(&gr_lock);
-	return n;
-}
-
-uint64_t guardrep_dropped(void)
-{
-	uint64_t n;
-
-	pthread_mutex_lock(&gr_lock);
-	n = gr_dropped;
-	pthread_mutex_unlock(&gr_lock);
-	return n;
-}
-
-void guardrep_reset(void)
-{
-	pthread_mutex_lock(&gr_lock);
-	for (size_t i = 0; i < gr_n; i++)
-		report_free(&gr_v[i]);
-	free(gr_v);
-	gr_v = NULL;
-	gr_n = gr_cap = 0;
-	gr_dropped = 0;
-	pthread_mutex_unlock(&gr_lock);
 }

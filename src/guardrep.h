@@ -5,8 +5,8 @@
  * refused, or a presigned upload that landed past a tenant's limits.
  *
  * A report is keyed by (tenant, path, kind): a newer one replaces the older.
- * The set is bounded (GUARDREP_MAX); past it the oldest report is dropped and
- * counted in guardrep_dropped().  Thread-safe; the lock is a leaf.
+ * The set is bounded (GUARDREP_MAX); past it the oldest report is dropped (and
+ * a warning logged).  Thread-safe; the lock is a leaf.
  */
 #ifndef OBJFS_GUARDREP_H
 #define OBJFS_GUARDREP_H
@@ -29,15 +29,9 @@ void guardrep_add(const char *tenant, const char *path, enum guardrep_kind kind,
 		  const char *reason);
 /* Removes the report (no-op when there is none). */
 void guardrep_clear(const char *tenant, const char *path, enum guardrep_kind kind);
-/* Removes every report of the tenant under path ("" : all of the tenant). */
-void guardrep_clear_under(const char *tenant, const char *path);
 /* The tenant's reports, oldest first, as a new JSON array of
  * {"kind":"held_commit"|"presigned_upload","path":...,"reason":...,"time":epoch_s};
  * NULL on allocation failure. */
 json_t *guardrep_json(const char *tenant);
-size_t guardrep_count(const char *tenant);
-uint64_t guardrep_dropped(void);
-/* Forgets everything (tests, shutdown). */
-void guardrep_reset(void);
 
 #endif

@@ -38,7 +38,6 @@ static pthread_mutex_t pw_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pw_cond;
 static struct pw_entry *pw_v;    /* pw_lock */
 static size_t pw_n;              /* pw_lock */
-static uint64_t pw_dropped;      /* pw_lock */
 static int pw_running, pw_stopping;
 static pthread_t pw_thread;
 
@@ -107,33 +106,12 @@ int presign_watch_add(struct objfs_tenant *t, const char *rel, const char *key, 
 		log_warn("presign watch: %d URLs watched, no longer watching %s/%s",
 			 PRESIGN_WATCH_MAX, pw_v[j].t->name, pw_v[j].rel);
 		entry_remove(j);
-		pw_dropped++;
 	}
 	pw_v[pw_n++] = e;
 	pthread_cond_signal(&pw_cond);
 out:
 	pthread_mutex_unlock(&pw_lock);
 	return rc;
-}
-
-size_t presign_watch_count(void)
-{
-	size_t n;
-
-	pthread_mutex_lock(&pw_lock);
-	n = pw_n;
-	pthread_mutex_unlock(&pw_lock);
-	return n;
-}
-
-uint64_t presign_watch_dropped(void)
-{
-	uint64_t n;
-
-	pthread_mutex_lock(&pw_lock);
-	n = pw_dropped;
-	pthread_mutex_unlock(&pw_lock);
-	return n;
 }
 
 /* The first limit of the tenant's current configuration that a landed object

@@ -17,7 +17,7 @@
  * later upload of the same key within the limits clears the report.
  *
  * Bounded: at most PRESIGN_WATCH_MAX URLs (past it the one closest to its
- * end is dropped, counted and logged), at most PRESIGN_WATCH_HEADS HEAD
+ * end is dropped and logged), at most PRESIGN_WATCH_HEADS HEAD
  * requests per second, and each URL is polled after 1 s, then at doubling
  * intervals up to 30 s (back to 1 s after a change).  URLs of the local
  * provider are not registered: its presign server checks everything before
@@ -49,8 +49,5 @@ void presign_watch_stop(void);
  * uid/pid: who asked, for the audit record.  0 or -ENOMEM. */
 int presign_watch_add(struct objfs_tenant *t, const char *rel, const char *key, time_t expires,
 		      uid_t uid, pid_t pid);
-/* URLs watched now, and dropped because the list was full (tests, status). */
-size_t presign_watch_count(void);
-uint64_t presign_watch_dropped(void);
 
 #endif

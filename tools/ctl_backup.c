@@ -66,7 +66,6 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,47 +152,7 @@ struct bk {
 	char *jpath;
 };
 
-static volatile sig_atomic_t bk_signalled;
-
-static void bk_on_signal(int sig)
-{
-	(void)sig;
-	bk_signalled = 1;
-}
-
-/* SIGINT and SIGTERM stop a run between objects (bk_signalled). */
-static void signals_catch(struct sigaction *old_int, struct sigaction *old_term)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = bk_on_signal;
-	sigaction(SIGINT, &sa, old_int);
-	sigaction(SIGTERM, &sa, old_term);
-}
-
-static void signals_restore(const struct sigaction *old_int, const struct sigaction *old_term)
-{
-	sigaction(SIGINT, old_int, NULL);
-	sigaction(SIGTERM, old_term, NULL);
-}
-
-static void bk_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void bk_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("objfs-ctl: backup: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-static const char *emsg(const struct objfs_err *err, int rc)
-{
-	return err->msg[0] ? err->msg : strerror(-rc);
-}
+#define bk_err(...) ctl_err("backup", __VA_ARGS__)
 
 /* ---- entries ------------------------------------------------------------ */
 
@@ -489,7 +448,7 @@ static int list_objects(struct objfs_prov *p, const char *bucket, const char *pr
 		}
 		if (rc) {
 			if (rc != -ENOENT)
-				bk_err("listing %s/%s: %s", bucket, prefix, emsg(&err, rc));
+				bk_err("listing %s/%s: %s", bucket, prefix, ctl_emsg(&err, rc));
 			break;
 		}
 		for (size_t i = 0; i < l.nobjects && !rc; i++)
@@ -591,7 +550,7 @@ static int get_all(struct objfs_prov *p, const char *bucket, const char *key, ch
 	*out = NULL;
 	rc = objfs_prov_head(p, bucket, key, &oi, &err);
 	if (rc) {
-		snprintf(why, n, "%s", rc == -ENOENT ? "not found" : emsg(&err, rc));
+		snprintf(why, n, "%s", rc == -ENOENT ? "not found" : ctl_emsg(&err, rc));
 		goto out;
 	}
 	if (oi.size > BK_MANIFEST_MAX) {
@@ -861,7 +820,7 @@ static int backup_one(struct bk *b, struct ctl_copier *cp, struct bk_entry *e, i
 			return 0;
 		}
 		if (rc) {
-			snprintf(why, n, "head: %s", emsg(&err, rc));
+			snprintf(why, n, "head: %s", ctl_emsg(&err, rc));
 			return rc;
 		}
 		/* the head is newer than the listing; mtime_ns stays the listing's,
@@ -911,6 +870,26 @@ static int backup_one(struct bk *b, struct ctl_copier *cp, struct bk_entry *e, i
 	return rc;
 }
 
+/* One attempt of a worker at an entry (ctl_retry). */
+struct bk_try {
+	struct bk *b;
+	struct ctl_copier *cp;
+	struct bk_entry *e;
+	int what;
+};
+
+static int try_one(void *arg, char *why, size_t n)
+{
+	struct bk_try *t = arg;
+
+	return backup_one(t->b, t->cp, t->e, &t->what, why, n);
+}
+
+static void try_changed(void *arg)
+{
+	((struct bk_try *)arg)->e->has_meta = 0;
+}
+
 static void *worker_main(void *arg)
 {
 	struct ctl_copier *cp = arg;
@@ -918,31 +897,24 @@ static void *worker_main(void *arg)
 
 	pthread_mutex_lock(&b->lock);
 	for (;;) {
+		struct bk_try t = { b, cp, NULL, 0 };
 		struct bk_entry *e;
 		char why[600];
-		int what = 0, rc = 0;
+		int what, rc;
 
 		while (b->next < b->n && !b->v[b->next].work)
 			b->next++;
-		if (b->next >= b->n || bk_signalled)
+		if (b->next >= b->n || ctl_signalled)
 			break;
-		e = &b->v[b->next++];
+		e = t.e = &b->v[b->next++];
 		pthread_mutex_unlock(&b->lock);
-		for (int a = 0; a < BK_ATTEMPTS; a++) {
-			why[0] = '\0';
-			rc = backup_one(b, cp, e, &what, why, sizeof(why));
-			if (!rc || !ctl_copy_transient(rc) || bk_signalled)
-				break;
-			if (rc == -ESTALE)
-				e->has_meta = 0;        /* changed meanwhile: head it again */
-			sleep((unsigned)a + 1);
-		}
+		rc = ctl_retry(BK_ATTEMPTS, try_one, try_changed, &t, why, sizeof(why));
+		what = t.what;
 		pthread_mutex_lock(&b->lock);
 		if (rc) {
 			e->failed = 1;
 			b->n_failed++;
-			fprintf(stderr, "%sobjfs-ctl: backup: %s: %s\n", isatty(STDERR_FILENO) ?
-				"\r\033[K" : "", e->rel, why[0] ? why : strerror(-rc));
+			ctl_report_failure("backup", e->rel, why, rc);
 		} else if (what == BK_GONE) {
 			e->gone = 1;
 		} else if (what == BK_UNCHANGED) {
@@ -974,7 +946,7 @@ static int collect_one(void *arg, struct objfs_objinfo *oi)
 	struct bk_entry *e;
 	int rc;
 
-	if (bk_signalled)
+	if (ctl_signalled)
 		return -EINTR;
 	if (strncmp(oi->key, b->t->prefix, plen) || !*rel || objfs_rel_internal(rel))
 		return 0;       /* the tenant's root marker, its internal area */
@@ -1050,7 +1022,7 @@ static int run_workers(struct bk *b, struct ctl_progress *p)
 		cps[i].dst_bucket = b->tg.bucket;
 		cps[i].dst_s3 = !strcmp(b->tg.pc->type, "s3");
 		cps[i].spool_dir = b->cfg->cache_dir;
-		cps[i].stop = &bk_signalled;
+		cps[i].stop = &ctl_signalled;
 		cps[i].hook_arg = b;
 	}
 	pthread_mutex_lock(&b->lock);
@@ -1064,15 +1036,7 @@ static int run_workers(struct bk *b, struct ctl_progress *p)
 		started++;
 	}
 	while (b->live) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 250 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&b->cv, &b->lock, &ts);
+		ctl_cond_wait_ms(&b->cv, &b->lock, 250);
 		progress(b, p, 0);
 	}
 	pthread_mutex_unlock(&b->lock);
@@ -1085,7 +1049,7 @@ out:
 	free(th);
 	if (rc == -ENOMEM)
 		bk_err("cannot start the workers: out of memory");
-	return rc ? rc : bk_signalled ? -EINTR : 0;
+	return rc ? rc : ctl_signalled ? -EINTR : 0;
 }
 
 /* The snapshot ID of this run: the UTC time, or one second after newest. */
@@ -1175,7 +1139,7 @@ static int manifest_put(struct bk *b, uint64_t *nobj, uint64_t *bytes)
 	snap_key(&b->tg, b->id, key, sizeof(key));
 	rc = objfs_prov_put(b->tg.p, b->tg.bucket, key, &src, &po, NULL, &err);
 	if (rc) {
-		bk_err("writing the manifest %s/%s: %s", b->tg.bucket, key, emsg(&err, rc));
+		bk_err("writing the manifest %s/%s: %s", b->tg.bucket, key, ctl_emsg(&err, rc));
 		goto out;
 	}
 	rc = ctl_copy_hash_object(&cp, b->tg.p, b->tg.bucket, key, NULL, size, back,
@@ -1217,7 +1181,7 @@ static int gc_one(void *arg, struct objfs_objinfo *oi)
 		return 0;
 	rc = objfs_prov_del(w->b->tg.p, w->b->tg.bucket, oi->key, &err);
 	if (rc && rc != -ENOENT) {
-		bk_err("deleting %s: %s", oi->key, emsg(&err, rc));
+		bk_err("deleting %s: %s", oi->key, ctl_emsg(&err, rc));
 		return rc;
 	}
 	w->deleted++;
@@ -1239,7 +1203,7 @@ static int retain(struct bk *b, uint64_t *n_deleted_snaps, uint64_t *n_deleted_d
 		snap_key(&b->tg, ids.v[i], key, sizeof(key));
 		rc = objfs_prov_del(b->tg.p, b->tg.bucket, key, &err);
 		if (rc && rc != -ENOENT) {
-			bk_err("deleting snapshot %s: %s", ids.v[i], emsg(&err, rc));
+			bk_err("deleting snapshot %s: %s", ids.v[i], ctl_emsg(&err, rc));
 			goto out;
 		}
 		(*n_deleted_snaps)++;
@@ -1389,12 +1353,12 @@ static int backup_run(const char *config_path, int argc, char **argv)
 	struct strv ids = { NULL, 0, 0 };
 	char lockp[PATH_MAX], h[32];
 	uint64_t nobj = 0, bytes = 0, dsnap = 0, ddata = 0;
-	int opt, rc, status = 1, sig_set = 0, lock_fd = -1, dry = 0;
+	int opt, ended = -1, rc, status = 1, sig_set = 0, lock_fd = -1, dry = 0;
 	unsigned keep = BK_KEEP_DEF, par = BK_PARALLEL_DEF;
 	double t0 = ctl_now();
 
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((opt = ctl_getopt(argc, argv, opts, usage, &ended)) != -1) {
 		switch (opt) {
 		case 't': tenant = optarg; break;
 		case 'o': to = optarg; break;
@@ -1407,14 +1371,10 @@ static int backup_run(const char *config_path, int argc, char **argv)
 			if (parse_count("--parallel", optarg, 1, BK_PARALLEL_MAX, &par))
 				return 2;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
 		}
 	}
+	if (ended >= 0)
+		return ended;
 	to = default_target(to);
 	if (optind < argc) {
 		bk_err("unexpected argument %s", argv[optind]);
@@ -1485,7 +1445,7 @@ static int backup_run(const char *config_path, int argc, char **argv)
 			fprintf(stderr, "objfs-ctl: backup: created bucket %s\n", b->tg.bucket);
 	}
 	if (rc && !(rc == -ENOENT && dry)) {
-		bk_err("backup bucket %s: %s", b->tg.bucket, emsg(&err, rc));
+		bk_err("backup bucket %s: %s", b->tg.bucket, ctl_emsg(&err, rc));
 		goto out;
 	}
 	if (!dry) {
@@ -1519,7 +1479,7 @@ static int backup_run(const char *config_path, int argc, char **argv)
 		ids.n ? ids.v[ids.n - 1] : "");
 	if (dry)
 		fprintf(stderr, "objfs-ctl: backup: dry run: nothing is copied\n");
-	signals_catch(&old_int, &old_term);
+	ctl_signals_catch(&old_int, &old_term);
 	sig_set = 1;
 
 	ctl_progress_init(&prog, t0);
@@ -1551,7 +1511,7 @@ static int backup_run(const char *config_path, int argc, char **argv)
 	status_write(b, !rc && !b->n_failed, nobj, bytes);
 	if (rc || b->n_failed) {
 		fprintf(stderr, "objfs-ctl: backup: %s; no snapshot written; run the same command"
-			" again to continue (the copies made are kept)\n", bk_signalled ? "stopped" :
+			" again to continue (the copies made are kept)\n", ctl_signalled ? "stopped" :
 			b->n_failed ? "some objects failed" : "the run did not finish");
 		goto out;
 	}
@@ -1567,7 +1527,7 @@ static int backup_run(const char *config_path, int argc, char **argv)
 			(unsigned long long)ddata);
 out:
 	if (sig_set)
-		signals_restore(&old_int, &old_term);
+		ctl_signals_restore(&old_int, &old_term);
 	if (lock_fd >= 0)
 		close(lock_fd);
 	strv_free(&ids);
@@ -1609,22 +1569,18 @@ static int backup_list(const char *config_path, int argc, char **argv)
 	struct bk_target tg;
 	struct strv ids = { NULL, 0, 0 };
 	char h[32], when[32];
-	int opt, status = 1, rc;
+	int opt, ended = -1, status = 1, rc;
 
 	memset(&tg, 0, sizeof(tg));
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((opt = ctl_getopt(argc, argv, opts, usage, &ended)) != -1) {
 		switch (opt) {
 		case 't': tenant = optarg; break;
 		case 'o': to = optarg; break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
 		}
 	}
+	if (ended >= 0)
+		return ended;
 	to = default_target(to);
 	if (optind < argc || !tenant || !to) {
 		bk_err(optind < argc ? "unexpected argument" :
@@ -1901,7 +1857,7 @@ static int restore_direct(struct rs *r, const struct bk_entry *e, const char *dk
 	}
 	rc = objfs_prov_head(r->dp, r->dt->bucket, key, &live, &err);
 	if (rc && rc != -ENOENT) {
-		snprintf(why, n, "head of the live object: %s", emsg(&err, rc));
+		snprintf(why, n, "head of the live object: %s", ctl_emsg(&err, rc));
 		goto out;
 	}
 	if (rc == 0) {
@@ -1932,7 +1888,7 @@ static int restore_direct(struct rs *r, const struct bk_entry *e, const char *dk
 	}
 	rc = objfs_prov_head(r->tg.p, r->tg.bucket, dkey, &oi, &err);
 	if (rc) {
-		snprintf(why, n, "head of the backup %.200s: %.300s", dkey, emsg(&err, rc));
+		snprintf(why, n, "head of the backup %.200s: %.300s", dkey, ctl_emsg(&err, rc));
 		goto out;
 	}
 	memset(&po, 0, sizeof(po));
@@ -1978,14 +1934,14 @@ static int backup_restore(const char *config_path, int argc, char **argv)
 	struct sigaction old_int, old_term;
 	char h[32];
 	size_t *dirs = NULL, ndirs = 0;
-	int opt, status = 1, sig_set = 0;
+	int opt, ended = -1, status = 1, sig_set = 0;
 	double t0 = ctl_now();
 
 	memset(&r, 0, sizeof(r));
 	memset(&l, 0, sizeof(l));
 	r.cp.spool_fd = -1;
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((opt = ctl_getopt(argc, argv, opts, usage, &ended)) != -1) {
 		switch (opt) {
 		case 't': tenant = optarg; break;
 		case 's': snap = optarg; break;
@@ -1993,14 +1949,10 @@ static int backup_restore(const char *config_path, int argc, char **argv)
 		case 'f': from = optarg; break;
 		case 'F': r.force = 1; break;
 		case 'm': mount = optarg; break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
 		}
 	}
+	if (ended >= 0)
+		return ended;
 	from = default_target(from);
 	if (optind < argc || !tenant || !snap || !from) {
 		bk_err(optind < argc ? "unexpected argument" : "--tenant, --snapshot and --from (or"
@@ -2078,9 +2030,9 @@ static int backup_restore(const char *config_path, int argc, char **argv)
 		" tenant %s %s%s\n", snap, tenant, l.n, into, r.mnt ? "through the mount " :
 		"straight to its store", r.mnt ? r.mnt : "");
 	ctl_progress_init(&prog, t0);
-	signals_catch(&old_int, &old_term);
+	ctl_signals_catch(&old_int, &old_term);
 	sig_set = 1;
-	for (size_t i = 0; i < l.n && !bk_signalled; i++) {
+	for (size_t i = 0; i < l.n && !ctl_signalled; i++) {
 		const struct bk_entry *e = &l.v[i];
 		struct objfs_fileattr a;
 		char dkey[OBJFS_KEY_MAX + 1], why[600];
@@ -2144,10 +2096,10 @@ static int backup_restore(const char *config_path, int argc, char **argv)
 	       (unsigned long long)r.n_restored, (unsigned long long)r.b_restored,
 	       (unsigned long long)r.n_unchanged, (unsigned long long)r.n_conflicts,
 	       (unsigned long long)r.n_failed, ctl_now() - t0);
-	status = r.n_failed || r.n_conflicts || bk_signalled ? 1 : 0;
+	status = r.n_failed || r.n_conflicts || ctl_signalled ? 1 : 0;
 out:
 	if (sig_set)
-		signals_restore(&old_int, &old_term);
+		ctl_signals_restore(&old_int, &old_term);
 	free(dirs);
 	list_clear(&l);
 	strv_free(&ids);

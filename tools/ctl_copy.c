@@ -3,8 +3,11 @@
  * their common helpers (see ctl_copy.h for the contracts).
  */
 #include <errno.h>
+#include <getopt.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,7 +105,7 @@ int ctl_same_meta(const struct objfs_objinfo *a, const struct objfs_objinfo *b)
 	return 1;
 }
 
-static const char *msg_or(const struct objfs_err *err, int rc)
+const char *ctl_emsg(const struct objfs_err *err, int rc)
 {
 	return err->msg[0] ? err->msg : strerror(-rc);
 }
@@ -140,7 +143,7 @@ static int read_src(struct ctl_copier *c, const struct objfs_objinfo *oi, uint64
 		if (rc) {
 			snprintf(why, n, "read at %llu: %s", (unsigned long long)(off + done),
 				 rc == -ESTALE ? "the source object changed during the copy" :
-				 msg_or(&err, rc));
+				 ctl_emsg(&err, rc));
 			return rc;
 		}
 		if (got == 0) {
@@ -249,7 +252,7 @@ static int put_whole(struct ctl_copier *c, const struct objfs_objinfo *oi, const
 	}
 	rc = objfs_prov_put(c->dst, c->dst_bucket, dkey, &src, po, NULL, &err);
 	if (rc)
-		snprintf(why, n, "put: %s", msg_or(&err, rc));
+		snprintf(why, n, "put: %s", ctl_emsg(&err, rc));
 	return rc;
 }
 
@@ -274,7 +277,7 @@ static int put_multipart(struct ctl_copier *c, const struct objfs_objinfo *oi, c
 	}
 	rc = objfs_prov_mpu_create(c->dst, c->dst_bucket, dkey, po, &id, &err);
 	if (rc) {
-		snprintf(why, n, "multipart create: %s", msg_or(&err, rc));
+		snprintf(why, n, "multipart create: %s", ctl_emsg(&err, rc));
 		goto out;
 	}
 	if (c->mpu_begin)
@@ -299,13 +302,13 @@ static int put_multipart(struct ctl_copier *c, const struct objfs_objinfo *oi, c
 		rc = objfs_prov_mpu_upload_part(c->dst, c->dst_bucket, dkey, id, (int)i + 1, off,
 						&src, parts[i].etag, &err);
 		if (rc) {
-			snprintf(why, n, "part %zu: %s", i + 1, msg_or(&err, rc));
+			snprintf(why, n, "part %zu: %s", i + 1, ctl_emsg(&err, rc));
 			goto abort;
 		}
 	}
 	rc = objfs_prov_mpu_complete(c->dst, c->dst_bucket, dkey, id, parts, nparts, NULL, &err);
 	if (rc) {
-		snprintf(why, n, "multipart complete: %s", msg_or(&err, rc));
+		snprintf(why, n, "multipart complete: %s", ctl_emsg(&err, rc));
 		goto abort;
 	}
 	goto ended;
@@ -425,7 +428,7 @@ static int verify(struct ctl_copier *c, const char *dkey, uint64_t size, const c
 	memset(&d, 0, sizeof(d));
 	rc = objfs_prov_head(c->dst, c->dst_bucket, dkey, &d, &err);
 	if (rc) {
-		snprintf(why, n, "verify: head of the copy: %s", msg_or(&err, rc));
+		snprintf(why, n, "verify: head of the copy: %s", ctl_emsg(&err, rc));
 		goto out;
 	}
 	if (d.size != size) {
@@ -494,12 +497,12 @@ int ctl_copy_server_side(struct ctl_copier *c, const struct objfs_objinfo *oi, c
 	rc = objfs_prov_copy(c->src, c->src_bucket, oi->key, dkey, &o, etag, &err);
 	if (rc) {
 		snprintf(why, n, "server-side copy: %s", rc == -ESTALE ?
-			 "the source object changed during the copy" : msg_or(&err, rc));
+			 "the source object changed during the copy" : ctl_emsg(&err, rc));
 		return rc;
 	}
 	rc = objfs_prov_head(c->src, c->src_bucket, dkey, &d, &err);
 	if (rc) {
-		snprintf(why, n, "verify: head of the copy: %s", msg_or(&err, rc));
+		snprintf(why, n, "verify: head of the copy: %s", ctl_emsg(&err, rc));
 		goto out;
 	}
 	if (d.size != oi->size) {
@@ -522,10 +525,89 @@ out:
 	return rc;
 }
 
+/* ---- command helpers ---------------------------------------------------- */
+
+volatile sig_atomic_t ctl_signalled;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	ctl_signalled = 1;
+}
+
+void ctl_signals_catch(struct sigaction *old_int, struct sigaction *old_term)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, old_int);
+	sigaction(SIGTERM, &sa, old_term);
+}
+
+void ctl_signals_restore(const struct sigaction *old_int, const struct sigaction *old_term)
+{
+	sigaction(SIGINT, old_int, NULL);
+	sigaction(SIGTERM, old_term, NULL);
+}
+
+int ctl_getopt(int argc, char **argv, const struct option *opts, void (*usage)(FILE *f),
+	       int *status)
+{
+	int opt = getopt_long(argc, argv, "+", opts, NULL);
+
+	if (opt == 'h') {
+		usage(stdout);
+		*status = 0;
+		return -1;
+	}
+	if (opt == '?') {
+		usage(stderr);
+		*status = 2;
+		return -1;
+	}
+	return opt;
+}
+
+int ctl_retry(int attempts, int (*one)(void *arg, char *why, size_t n),
+	      void (*changed)(void *arg), void *arg, char *why, size_t n)
+{
+	int rc = 0;
+
+	for (int a = 0; a < attempts; a++) {
+		why[0] = '\0';
+		rc = one(arg, why, n);
+		if (!rc || !ctl_copy_transient(rc) || ctl_signalled)
+			break;
+		if (rc == -ESTALE)
+			changed(arg);   /* changed meanwhile: head it again */
+		sleep((unsigned)a + 1);
+	}
+	return rc;
+}
+
+void ctl_report_failure(const char *cmd, const char *name, const char *why, int rc)
+{
+	fprintf(stderr, "%sobjfs-ctl: %s: %s: %s\n", isatty(STDERR_FILENO) ? "\r\033[K" : "",
+		cmd, name, why[0] ? why : strerror(-rc));
+}
+
+void ctl_cond_wait_ms(pthread_cond_t *cv, pthread_mutex_t *m, long ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += ms * 1000000L;
+	while (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(cv, m, &ts);
+}
+
 /* ---- configuration helpers ---------------------------------------------- */
 
-static void cmd_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void cmd_err(const char *cmd, const char *fmt, ...)
+void ctl_err(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -543,7 +625,7 @@ int ctl_load_config(const char *cmd, const char *path, struct objfs_config **cfg
 
 	objfs_log_set_level(OBJFS_LOG_WARN);
 	if (objfs_config_load(path, cfg, errbuf, sizeof(errbuf))) {
-		cmd_err(cmd, "%s", errbuf);
+		ctl_err(cmd, "%s", errbuf);
 		return -EINVAL;
 	}
 	/* quiet (warnings) unless OBJFS_LOG_LEVEL asks for more: with debug, every
@@ -612,12 +694,12 @@ int ctl_check_prefix(const char *cmd, const char *opt, const char *prefix)
 {
 	for (const char *c = prefix; *c; c++)
 		if ((unsigned char)*c < 0x20 || *c == 0x7f) {
-			cmd_err(cmd, "%s: control character", opt);
+			ctl_err(cmd, "%s: control character", opt);
 			return -EINVAL;
 		}
 	if (strstr(prefix, "//") || !strcmp(prefix, ".") || strstr(prefix, "../") ||
 	    !strncmp(prefix, "./", 2) || strstr(prefix, "/./") || !strcmp(prefix, "..")) {
-		cmd_err(cmd, "%s %s: empty, \".\" or \"..\" segment", opt, prefix);
+		ctl_err(cmd, "%s %s: empty, \".\" or \"..\" segment", opt, prefix);
 		return -EINVAL;
 	}
 	return 0;
@@ -640,12 +722,12 @@ int ctl_apply_defaults(const char *cmd, const struct objfs_tenant_conf *t, struc
 		return 0;
 	rc = objfs_prov_set_defaults(p, bucket, prefix, &d, &err);
 	if (rc == -ENOSYS) {
-		cmd_err(cmd, "note: the %s provider %s has no SSE, storage classes or ACLs; tenant"
+		ctl_err(cmd, "note: the %s provider %s has no SSE, storage classes or ACLs; tenant"
 			" %s's settings do not apply there", which, p->name, t->name);
 		return 0;
 	}
 	if (rc)
-		cmd_err(cmd, "%s provider %s: %s", which, p->name, msg_or(&err, rc));
+		ctl_err(cmd, "%s provider %s: %s", which, p->name, ctl_emsg(&err, rc));
 	return rc;
 }
 

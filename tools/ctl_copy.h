@@ -16,6 +16,8 @@
 #ifndef OBJFS_CTL_COPY_H
 #define OBJFS_CTL_COPY_H
 
+#include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -95,6 +97,36 @@ int ctl_etag_plain(const char *etag);
 const char *ctl_ctype_or_default(const char *ct);
 /* 1 if both carry the same user metadata (names without case: S3 lower-cases them). */
 int ctl_same_meta(const struct objfs_objinfo *a, const struct objfs_objinfo *b);
+
+/* ---- command helpers ---- */
+/* Set by SIGINT or SIGTERM while ctl_signals_catch's handler is installed:
+ * a run stops between objects. */
+extern volatile sig_atomic_t ctl_signalled;
+void ctl_signals_catch(struct sigaction *old_int, struct sigaction *old_term);
+void ctl_signals_restore(const struct sigaction *old_int, const struct sigaction *old_term);
+/* "objfs-ctl: CMD: " and the message, and a newline, on stderr. */
+void ctl_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* err's message, or strerror(-rc) when it has none. */
+const char *ctl_emsg(const struct objfs_err *err, int rc);
+/* The next option of a command's arguments (getopt_long with "+": stops at
+ * the first non-option; reset optind first).  --help ('h') prints usage to
+ * stdout and sets *status to 0, an unknown option or a missing argument
+ * prints it to stderr and sets *status to 2; both end the parse like the
+ * end of the options (-1), which leaves *status alone. */
+int ctl_getopt(int argc, char **argv, const struct option *opts, void (*usage)(FILE *f),
+	       int *status);
+/* Calls one(arg, why, n) up to attempts times (why emptied before each)
+ * while it fails with a transient error (ctl_copy_transient) and no signal
+ * came (ctl_signalled), sleeping 1, 2, ... s after each failure; after
+ * -ESTALE (the object changed meanwhile) changed(arg) first.  Returns the
+ * last call's result. */
+int ctl_retry(int attempts, int (*one)(void *arg, char *why, size_t n),
+	      void (*changed)(void *arg), void *arg, char *why, size_t n);
+/* "objfs-ctl: CMD: NAME: WHY" on stderr (strerror(-rc) when why is empty),
+ * over the live progress line on a terminal. */
+void ctl_report_failure(const char *cmd, const char *name, const char *why, int rc);
+/* Waits on cv (m held) for at most ms milliseconds. */
+void ctl_cond_wait_ms(pthread_cond_t *cv, pthread_mutex_t *m, long ms);
 
 /* ---- configuration helpers ---- */
 /* Loads path into *cfg (free with objfs_config_free); the log level is set

@@ -58,7 +58,6 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,25 +147,7 @@ struct mg {
 	unsigned running;              /* items being copied */
 };
 
-static volatile sig_atomic_t mg_signalled;
-
-static void mg_on_signal(int sig)
-{
-	(void)sig;
-	mg_signalled = 1;
-}
-
-static void mg_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void mg_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("objfs-ctl: migrate: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
+#define mg_err(...) ctl_err("migrate", __VA_ARGS__)
 
 /* ---- key sets ----------------------------------------------------------- */
 
@@ -532,7 +513,7 @@ static void leftover_uploads(struct mg *m, int abort)
 
 		if (rc && rc != -ENOENT)
 			mg_err("%s: cannot abort the unfinished upload of an earlier run: %s",
-			       m->mpus[i].key, err.msg[0] ? err.msg : strerror(-rc));
+			       m->mpus[i].key, ctl_emsg(&err, rc));
 		free(m->mpus[i].key);
 		free(m->mpus[i].id);
 	}
@@ -614,7 +595,7 @@ static int copy_one(struct mg_worker *w, struct mg_item *it, int *result, char *
 			return 0;
 		}
 		if (rc) {
-			snprintf(why, n, "head: %s", err.msg[0] ? err.msg : strerror(-rc));
+			snprintf(why, n, "head: %s", ctl_emsg(&err, rc));
 			return rc;
 		}
 		objfs_objinfo_clear(oi);
@@ -629,7 +610,7 @@ static int copy_one(struct mg_worker *w, struct mg_item *it, int *result, char *
 		}
 		objfs_objinfo_clear(&d);
 		if (rc && rc != -ENOENT) {
-			snprintf(why, n, "head of the target: %s", err.msg[0] ? err.msg : strerror(-rc));
+			snprintf(why, n, "head of the target: %s", ctl_emsg(&err, rc));
 			return rc;
 		}
 	}
@@ -659,6 +640,25 @@ out:
 	return rc;
 }
 
+/* One attempt of a worker at an item (ctl_retry). */
+struct mg_try {
+	struct mg_worker *w;
+	struct mg_item *it;
+	int result;
+};
+
+static int try_one(void *arg, char *why, size_t n)
+{
+	struct mg_try *t = arg;
+
+	return copy_one(t->w, t->it, &t->result, why, n);
+}
+
+static void try_changed(void *arg)
+{
+	((struct mg_try *)arg)->it->oi.has_meta = 0;
+}
+
 static void *worker_main(void *arg)
 {
 	struct mg_worker *w = arg;
@@ -666,33 +666,26 @@ static void *worker_main(void *arg)
 
 	pthread_mutex_lock(&m->lock);
 	for (;;) {
+		struct mg_try t = { w, NULL, R_FAILED };
 		struct mg_item *it;
 		char why[600];
-		int result = R_FAILED, rc = 0;
+		int result, rc;
 
 		while (m->disp == m->tail && !m->listing_done && !m->stop)
 			pthread_cond_wait(&m->cv_work, &m->lock);
 		if (m->stop || m->disp == m->tail)
 			break;
-		it = &m->ring[m->disp++ % MG_WINDOW];
+		it = t.it = &m->ring[m->disp++ % MG_WINDOW];
 		it->state = IT_RUNNING;
 		m->running++;
 		pthread_mutex_unlock(&m->lock);
 
-		for (int a = 0; a < MG_ATTEMPTS; a++) {
-			why[0] = '\0';
-			rc = copy_one(w, it, &result, why, sizeof(why));
-			if (!rc || !ctl_copy_transient(rc) || mg_signalled)
-				break;
-			if (rc == -ESTALE)
-				it->oi.has_meta = 0;     /* changed meanwhile: head it again */
-			sleep((unsigned)a + 1);
-		}
+		rc = ctl_retry(MG_ATTEMPTS, try_one, try_changed, &t, why, sizeof(why));
+		result = t.result;
 		pthread_mutex_lock(&m->lock);
 		if (rc) {
 			result = R_FAILED;
-			fprintf(stderr, "%sobjfs-ctl: migrate: %s: %s\n", isatty(STDERR_FILENO) ?
-				"\r\033[K" : "", it->oi.key, why[0] ? why : strerror(-rc));
+			ctl_report_failure("migrate", it->oi.key, why, rc);
 		}
 		it->result = result;
 		it->state = IT_DONE;
@@ -800,15 +793,7 @@ static void retire(struct mg *m, double *last_pos)
 /* Waits (lock held) up to 250 ms for a finished item. */
 static void wait_done(struct mg *m)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += 250 * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_cond_timedwait(&m->cv_done, &m->lock, &ts);
+	ctl_cond_wait_ms(&m->cv_done, &m->lock, 250);
 }
 
 /* 1 if the state says key is done (no request needed). */
@@ -842,13 +827,13 @@ static int produce(struct mg *m, struct ctl_progress *p, double *last_pos)
 		}
 		if (rc) {
 			mg_err("listing %s/%s: %s", m->src_bucket, m->src_prefix,
-			       err.msg[0] ? err.msg : strerror(-rc));
+			       ctl_emsg(&err, rc));
 			break;
 		}
 		for (size_t i = 0; i < l.nobjects; i++) {
 			struct objfs_objinfo *oi = &l.objects[i];
 
-			if (mg_signalled)
+			if (ctl_signalled)
 				break;
 			pthread_mutex_lock(&m->lock);
 			if (strncmp(oi->key, m->src_prefix, strlen(m->src_prefix)) ||
@@ -858,13 +843,13 @@ static int produce(struct mg *m, struct ctl_progress *p, double *last_pos)
 			} else if (state_covers(m, oi->key)) {
 				m->n_skipped_state++;
 			} else {
-				while (m->tail - m->head == MG_WINDOW && !m->stop && !mg_signalled) {
+				while (m->tail - m->head == MG_WINDOW && !m->stop && !ctl_signalled) {
 					retire(m, last_pos);
 					progress(m, p, 0);
 					if (m->tail - m->head == MG_WINDOW)
 						wait_done(m);
 				}
-				if (m->stop || mg_signalled) {
+				if (m->stop || ctl_signalled) {
 					pthread_mutex_unlock(&m->lock);
 					break;
 				}
@@ -887,7 +872,7 @@ static int produce(struct mg *m, struct ctl_progress *p, double *last_pos)
 		pthread_mutex_lock(&m->lock);
 		int stop = m->stop;
 		pthread_mutex_unlock(&m->lock);
-		if (!token || stop || mg_signalled)
+		if (!token || stop || ctl_signalled)
 			break;
 	}
 	free(token);
@@ -923,17 +908,17 @@ int ctl_migrate_main(const char *config_path, int argc, char **argv)
 	const struct objfs_provider_section *ps;
 	struct mg_worker *workers = NULL;
 	struct ctl_progress prog;
-	struct sigaction sa, old_int, old_term;
+	struct sigaction old_int, old_term;
 	struct objfs_err err;
 	struct mg *m = NULL;
 	char *end, b[32];
 	unsigned long par = MG_PARALLEL_DEF;
 	size_t nstarted = 0;
-	int opt, rc, status = 1, dry = 0, sig_set = 0, listing_rc = 0;
+	int opt, ended = -1, rc, status = 1, dry = 0, sig_set = 0, listing_rc = 0;
 	double t0 = ctl_now(), last_pos = 0;
 
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((opt = ctl_getopt(argc, argv, opts, usage, &ended)) != -1) {
 		switch (opt) {
 		case 't': tenant = optarg; break;
 		case 'o': to = optarg; break;
@@ -949,14 +934,10 @@ int ctl_migrate_main(const char *config_path, int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
 		}
 	}
+	if (ended >= 0)
+		return ended;
 	if (optind < argc) {
 		mg_err("unexpected argument %s", argv[optind]);
 		return 2;
@@ -1036,7 +1017,7 @@ int ctl_migrate_main(const char *config_path, int argc, char **argv)
 	rc = objfs_prov_bucket_exists(m->src, m->src_bucket, &err);
 	if (rc) {
 		mg_err("source bucket %s: %s", m->src_bucket, rc == -ENOENT ? "does not exist" :
-		       err.msg[0] ? err.msg : strerror(-rc));
+		       ctl_emsg(&err, rc));
 		goto out;
 	}
 	rc = objfs_prov_bucket_exists(m->dst, m->dst_bucket, &err);
@@ -1050,7 +1031,7 @@ int ctl_migrate_main(const char *config_path, int argc, char **argv)
 			fprintf(stderr, "objfs-ctl: migrate: created target bucket %s\n", m->dst_bucket);
 	}
 	if (rc && !m->dst_missing) {
-		mg_err("target bucket %s: %s", m->dst_bucket, err.msg[0] ? err.msg : strerror(-rc));
+		mg_err("target bucket %s: %s", m->dst_bucket, ctl_emsg(&err, rc));
 		goto out;
 	}
 
@@ -1089,10 +1070,7 @@ int ctl_migrate_main(const char *config_path, int argc, char **argv)
 	fprintf(stderr, "objfs-ctl: migrate: tenant %s: %s %s/%s -> %s %s/%s%s\n", tenant,
 		m->src_pc->name, m->src_bucket, m->src_prefix, to, m->dst_bucket, m->dst_prefix,
 		dry ? " (dry run: nothing is copied)" : "");
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = mg_on_signal;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
+	ctl_signals_catch(&old_int, &old_term);
 	sig_set = 1;
 
 	if (!(workers = calloc(m->parallel, sizeof(*workers)))) {
@@ -1115,7 +1093,7 @@ int ctl_migrate_main(const char *config_path, int argc, char **argv)
 		cp->dst_bucket = m->dst_bucket;
 		cp->dst_s3 = !strcmp(m->dst_pc->type, "s3");
 		cp->spool_dir = m->cfg->cache_dir;
-		cp->stop = &mg_signalled;
+		cp->stop = &ctl_signalled;
 		cp->mpu_begin = mpu_begin;
 		cp->mpu_end = mpu_end;
 		cp->hook_arg = &workers[i];
@@ -1135,7 +1113,7 @@ int ctl_migrate_main(const char *config_path, int argc, char **argv)
 join:
 	pthread_mutex_lock(&m->lock);
 	m->listing_done = 1;
-	if (mg_signalled || !nstarted)
+	if (ctl_signalled || !nstarted)
 		m->stop = 1;
 	pthread_cond_broadcast(&m->cv_work);
 	/* wait for the dispatched items; undispatched ones stay undone after a stop */
@@ -1144,7 +1122,7 @@ join:
 		progress(m, &prog, 0);
 		if (m->head < m->disp || (!m->stop && m->head < m->tail))
 			wait_done(m);
-		if (mg_signalled && !m->stop) {
+		if (ctl_signalled && !m->stop) {
 			m->stop = 1;
 			pthread_cond_broadcast(&m->cv_work);
 		}
@@ -1173,7 +1151,7 @@ join:
 				" according to the state file\n", (unsigned long long)m->n_skipped_state);
 	}
 	fflush(stdout);
-	status = m->n_failed || m->stop || mg_signalled || listing_rc || !nstarted ? 1 : 0;
+	status = m->n_failed || m->stop || ctl_signalled || listing_rc || !nstarted ? 1 : 0;
 	if (!dry) {
 		if (status == 0) {
 			char lockp[PATH_MAX];
@@ -1187,15 +1165,14 @@ join:
 		} else {
 			state_compact(m);
 			fprintf(stderr, "objfs-ctl: migrate: %s; the state is kept in %s: run the same"
-				" command again to continue\n", mg_signalled ? "stopped" :
+				" command again to continue\n", ctl_signalled ? "stopped" :
 				m->n_failed ? "some objects failed" : "the run did not finish",
 				m->state_path);
 		}
 	}
 out:
 	if (sig_set) {
-		sigaction(SIGINT, &old_int, NULL);
-		sigaction(SIGTERM, &old_term, NULL);
+		ctl_signals_restore(&old_int, &old_term);
 	}
 	if (workers) {
 		for (unsigned i = 0; i < m->parallel; i++)

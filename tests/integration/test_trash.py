@@ -185,3 +185,21 @@ def test_trash_s3(s3_factory):
     o = s3_factory({"tenant " + T: {"trash_days": 7}}).start()
     scenario(o)
     expire(o)
+
+
+def test_trash_key_too_long_still_deletes(objfs_factory):
+    """A path with no room for the trash prefix under the 1,024-byte key limit
+    is deleted (and overwritten) without a kept version, never refused."""
+    o = objfs_factory({"tenant " + T: {"trash_days": 7}}).start()
+    dirs = "/".join(["d%d" % i + "x" * 197 for i in range(4)])       # 4 x 199 + 3
+    rel = dirs + "/" + "f" * (1000 - len(dirs) - 1)
+    assert len(rel) == 1000                 # key fits (prefix 15), trash key does not
+    os.makedirs(o.p(T, dirs))
+    write_file(o.p(T, rel), b"old")
+    o.wait_landed(T, rel, b"old")
+    write_file(o.p(T, rel), b"new")
+    o.wait_landed(T, rel, b"new")           # the overwrite is not stuck
+    os.unlink(o.p(T, rel))
+    o.wait_gone(T, rel)
+    assert trash_keys(o) == []
+    assert "no version kept" in o.log_text()

@@ -119,9 +119,12 @@ def scenario(o):
     write_file(o.p(T, "b.txt"), b"B4")
     o.wait_landed(T, "b.txt", b"B4")
     vs = trash_list(o, T + "/b.txt")
-    assert [e["path"] for e in vs] == ["b.txt", "b.txt"]
-    assert vs[0]["version"] > vs[1]["version"] and vs[0]["size"] == 2
-    r = restore(o, T + "/b.txt", "--version", vs[1]["version"], "--to", T + "/b2.txt")
+    # B2 and B3 kept; a slow machine may keep one more in between (the empty
+    # file of an O_TRUNC that was uploaded before the rewrite superseded it,
+    # or an upload retried after its put had landed: docs/trash.md)
+    assert [e["path"] for e in vs] in (["b.txt"] * 2, ["b.txt"] * 3), vs
+    assert vs[0]["version"] > vs[-1]["version"] and vs[0]["size"] == 2
+    r = restore(o, T + "/b.txt", "--version", vs[-1]["version"], "--to", T + "/b2.txt")
     assert r.returncode == 0, r.stderr
     assert read_file(o.p(T, "b2.txt")) == b"B2"
     r = restore(o, T + "/b.txt", "--version", "00000000000000-00000000")

@@ -57,6 +57,10 @@
 struct handle {
 	struct objfs_file *f;        /* NULL for a directory handle */
 	int wrote;                   /* written through: audited at release */
+	int changed;                 /* changed its file since it last committed
+	                              * (atomic): only then do flush and release
+	                              * commit, so a reader's late release never
+	                              * publishes a writer's half-done content */
 	int write_err;               /* first write error, for that record */
 	char *audit_path;            /* with the audit log on: path and opener, */
 	uid_t audit_uid;             /* for the "write" record at release (which */
@@ -95,11 +99,35 @@ static void handle_unlink(struct handle *h)
 	pthread_mutex_unlock(&handles_lock);
 }
 
-/* Releases a handle: commits what its file has staged, drops the reference. */
+/* h changed its file: the next flush or release commits. */
+static void handle_changed(struct handle *h)
+{
+	__atomic_store_n(&h->changed, 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * Commits h's file when h changed it since its last commit.  A handle that
+ * only read (or whose changes a flush already committed) commits nothing:
+ * the file may be mid-rewrite through another handle (an O_TRUNC open whose
+ * data has not come yet), and committing it then would upload that state.
+ */
+static int handle_commit(struct handle *h)
+{
+	int rc;
+
+	if (!__atomic_exchange_n(&h->changed, 0, __ATOMIC_ACQ_REL))
+		return 0;
+	rc = file_commit(h->f);
+	if (rc)
+		handle_changed(h);       /* the release tries again */
+	return rc;
+}
+
+/* Releases a handle: commits what it changed, drops the reference. */
 static void handle_free(struct handle *h)
 {
 	if (h->f) {
-		int rc = file_commit(h->f);
+		int rc = handle_commit(h);
 
 		if (rc)
 			log_err("release: commit of %s failed: %s", h->f->path, strerror(-rc));
@@ -995,6 +1023,7 @@ static int objfs_create(const char *path, mode_t mode, struct fuse_file_info *fi
 		file_put(f);
 		return -ENOMEM;
 	}
+	handle_changed(h);            /* the new file is uploaded at its close */
 	fi->fh = (uint64_t)(uintptr_t)h;
 	return 0;
 }
@@ -1135,6 +1164,8 @@ static int objfs_open(const char *path, struct fuse_file_info *fi)
 		file_put(f);
 		return -ENOMEM;
 	}
+	if ((fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY)
+		handle_changed(h);
 	fi->keep_cache = !changed;
 	fi->fh = (uint64_t)(uintptr_t)h;
 	if (changed)   /* another client changed it: drop the kernel's size and pages */
@@ -1155,9 +1186,13 @@ static int objfs_write(const char *path, const char *buf, size_t size, off_t off
 {
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 
+	ssize_t n;
+
 	if (h->f->tenant->conf->read_only)
 		return -EROFS;
-	return (int)file_write(h->f, buf, size, (uint64_t)off);
+	n = file_write(h->f, buf, size, (uint64_t)off);
+	handle_changed(h);            /* after the write, so a racing flush covers it */
+	return (int)n;
 }
 
 static int objfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
@@ -1174,7 +1209,9 @@ static int objfs_truncate(const char *path, off_t size, struct fuse_file_info *f
 
 		if (h->f->tenant->conf->read_only)
 			return -EROFS;
-		return file_truncate(h->f, (uint64_t)size);
+		rc = file_truncate(h->f, (uint64_t)size);
+		handle_changed(h);
+		return rc;
 	}
 	rc = resolve_mut(ctx, path, &p);
 	if (rc)
@@ -1193,7 +1230,7 @@ static int objfs_flush(const char *path, struct fuse_file_info *fi)
 {
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 
-	return file_commit(h->f);
+	return handle_commit(h);
 }
 
 static int objfs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
@@ -1764,7 +1801,8 @@ static int change_attr(const char *path, struct fuse_file_info *fi, attr_fn fn, 
 		 * Through an open handle (fchmod, futimens: what tar and cp -p do
 		 * before close) it waits for that handle's close or fsync, so the
 		 * file goes up once; by path it is committed now. */
-		int by_handle = fi && fi->fh;
+		struct handle *h = fi && fi->fh ? (struct handle *)(uintptr_t)fi->fh : NULL;
+		int by_handle = h && h->f == f;
 
 		pthread_mutex_lock(&f->lock);
 		rc = fn(&f->attr, arg);
@@ -1773,7 +1811,9 @@ static int change_attr(const char *path, struct fuse_file_info *fi, attr_fn fn, 
 			f->ctime_ns = now_ns();
 		}
 		pthread_mutex_unlock(&f->lock);
-		if (rc == 0 && !by_handle)
+		if (rc == 0 && by_handle)
+			handle_changed(h);
+		else if (rc == 0)
 			rc = file_commit(f);
 		file_put(f);
 		return rc;

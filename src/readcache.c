@@ -19,7 +19,8 @@
  * file (has_file) or, when the file could not be written or the cache has no
  * room, keeps its bytes in memory (mem) for the readers pinning it and leaves
  * the index at once (read-through).  FAILED entries leave the index at once;
- * their pinned readers all return the same error.
+ * a reader that was only waiting for the failed fetch fetches the block once
+ * itself, so an error reaches no read beyond the one whose fetch failed.
  *
  * Files.  A block file is named HEX(ckey)-BLOCK-GEN in dir; GEN is unique per
  * entry, so a file being unlinked after eviction can never be a newer file
@@ -841,19 +842,42 @@ ssize_t objfs_readcache_read(struct objfs_readcache *rc, struct objfs_prov *prov
 		char *dst = (char *)buf + (from - off);
 		const char *src;
 
-		pthread_mutex_lock(&rc->lock);
-		while (e->state == RC_FILLING && e->taken)
-			pthread_cond_wait(&rc->fill_cv, &rc->lock);
-		if (e->state == RC_FILLING) {
-			e->taken = true;
-			rc_cancel_job_locked(rc, e, &reap);   /* we hold a pin: no death */
+		for (int retried = 0;; retried = 1) {
+			bool mine = false;
+
+			pthread_mutex_lock(&rc->lock);
+			while (e->state == RC_FILLING && e->taken)
+				pthread_cond_wait(&rc->fill_cv, &rc->lock);
+			if (e->state == RC_FILLING) {
+				e->taken = true;
+				rc_cancel_job_locked(rc, e, &reap);   /* we hold a pin: no death */
+				pthread_mutex_unlock(&rc->lock);
+				own.e = e;
+				rc_fill(rc, &own, &slots[i].fresh);
+				mine = true;
+			} else {
+				pthread_mutex_unlock(&rc->lock);
+			}
+			/* Published: state, err, mem and has_file are fixed while pinned. */
+			if (e->state != RC_FAILED || mine || retried)
+				break;
+			/* A fetch this read only waited for failed (another reader's,
+			 * or a worker's started before this read): errors are not
+			 * shared beyond the readers that overlap the fetch, so this
+			 * read fetches the block once itself. */
+			pthread_mutex_lock(&rc->lock);
+			struct rc_entry *ne = rc_get_locked(rc, ckey, okey, first + i, obj_size,
+							    &slots[i].created);
+			if (ne) {
+				rc_unpin_locked(rc, e, &reap);
+				slots[i].e = e = ne;
+				if (slots[i].created)
+					rc->st.misses++;
+			}
 			pthread_mutex_unlock(&rc->lock);
-			own.e = e;
-			rc_fill(rc, &own, &slots[i].fresh);
-		} else {
-			pthread_mutex_unlock(&rc->lock);
+			if (!ne)
+				break;
 		}
-		/* Published: state, err, mem and has_file are fixed while pinned. */
 		if (e->state == RC_FAILED) {
 			ret = e->err;
 			goto out;

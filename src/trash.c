@@ -227,8 +227,26 @@ oom:
 	return -ENOMEM;
 }
 
-int objfs_trash_keep_slow(struct objfs_tenant *t, const char *rel, const char *same_etag,
-			  int upload)
+/* 1 when oi is exactly what up puts: its size and every metadata value
+ * (keys compared without case: stores lower-case them). */
+static int is_own_put(const struct objfs_objinfo *oi, const struct objfs_trash_upload *up)
+{
+	if (!up->maybe_landed || !up->nmeta || oi->size != up->size)
+		return 0;
+	for (size_t i = 0; i < up->nmeta; i++) {
+		int found = 0;
+
+		for (size_t j = 0; j < oi->nmeta && !found; j++)
+			found = !strcasecmp(oi->meta[j].key, up->meta[i].key) &&
+				!strcmp(oi->meta[j].value, up->meta[i].value);
+		if (!found)
+			return 0;
+	}
+	return 1;
+}
+
+int objfs_trash_keep_slow(struct objfs_tenant *t, const char *rel,
+			  const struct objfs_trash_upload *up)
 {
 	char key[OBJFS_KEY_MAX + 1], tkey[OBJFS_KEY_MAX + 1], vid[OBJFS_TRASH_VID_LEN + 1];
 	struct objfs_objinfo oi;
@@ -258,8 +276,13 @@ again:
 			 err.msg);
 		goto out;
 	}
-	if ((upload && kept_has(t, key, oi.etag)) || (same_etag && !strcmp(same_etag, oi.etag)))
+	if (up && (kept_has(t, key, oi.etag) || (up->same_etag && !strcmp(up->same_etag, oi.etag))))
 		goto out;
+	if (up && is_own_put(&oi, up)) {
+		log_debug("trash: %s/%s: the object is this upload's own earlier attempt: not kept",
+			  t->name, rel);
+		goto out;
+	}
 	new_vid(vid, &deleted_ms);
 	rc = version_key(t, vid, rel, tkey, sizeof(tkey));
 	if (rc) {

@@ -59,12 +59,25 @@ void objfs_trash_entries_free(struct objfs_trash_entry *v, size_t n);
  * (ms; 0: never, the tenant has no retention any more). */
 int64_t objfs_trash_expires_ms(const struct objfs_tenant *t, int64_t deleted_ms);
 
-/* same_etag: an object with this ETag is not kept (the new content is its
- * bytes: an attribute change); NULL: none.  upload: the caller is an upload,
- * which may be a retry (or follow a rename over the same object): an object
- * this process has just kept, same ETag, is not kept again. */
-int objfs_trash_keep_slow(struct objfs_tenant *t, const char *rel, const char *same_etag,
-			  int upload);
+/* What an upload is about to put, for objfs_trash_keep_slow. */
+struct objfs_trash_upload {
+	const char *same_etag;          /* an object with this ETag is not kept (the
+	                                 * new content is its bytes: an attribute
+	                                 * change); NULL: none */
+	uint64_t size;                  /* the object it puts: size and metadata */
+	const struct objfs_kv *meta;
+	size_t nmeta;
+	int maybe_landed;               /* a retry, or resumed after a restart: an
+	                                 * earlier attempt's put may have landed */
+};
+
+/* up: NULL for an unlink or rename (always keeps); for an upload, which may
+ * be a retry (or follow a rename over the same object), an object this
+ * process has just kept, same ETag, is not kept again, and when
+ * up->maybe_landed an object with exactly the upload's size and metadata
+ * (its own earlier attempt, reported failed after it landed) is not kept. */
+int objfs_trash_keep_slow(struct objfs_tenant *t, const char *rel,
+			  const struct objfs_trash_upload *up);
 
 /*
  * Before the object at rel is removed or replaced: copies it into the trash
@@ -78,22 +91,28 @@ static inline int objfs_trash_keep(struct objfs_tenant *t, const char *rel)
 {
 	const struct objfs_tenant_conf *c = __atomic_load_n(&t->conf, __ATOMIC_ACQUIRE);
 
-	return c && c->trash_days ? objfs_trash_keep_slow(t, rel, NULL, 0) : 0;
+	return c && c->trash_days ? objfs_trash_keep_slow(t, rel, NULL) : 0;
 }
 
-/* objfs_trash_keep() before journal entry u lands over its path: an entry
- * whose bytes are all its base object's (an attribute change: chmod, touch
- * of a file with uploads pending) does not keep that same object again. */
-static inline int objfs_trash_keep_upload(struct objfs_tenant *t, const struct meta_upload *u)
+/* objfs_trash_keep() before journal entry u lands over its path, with
+ * meta/nmeta its parsed metadata: an entry whose bytes are all its base
+ * object's (an attribute change: chmod, touch of a file with uploads
+ * pending) does not keep that same object again; maybe_landed as in
+ * struct objfs_trash_upload. */
+static inline int objfs_trash_keep_upload(struct objfs_tenant *t, const struct meta_upload *u,
+					  const struct objfs_kv *meta, size_t nmeta,
+					  int maybe_landed)
 {
 	const struct objfs_tenant_conf *c = __atomic_load_n(&t->conf, __ATOMIC_ACQUIRE);
+	struct objfs_trash_upload up = { NULL, u->size, meta, nmeta, maybe_landed };
 	int same = u->base_etag && !u->inline_data && u->size == u->base_len;
 
 	if (!c || !c->trash_days)
 		return 0;
 	for (size_t i = 0; same && i < u->nchunks; i++)
 		same = u->chunks[i] == 0;
-	return objfs_trash_keep_slow(t, u->path, same ? u->base_etag : NULL, 1);
+	up.same_etag = same ? u->base_etag : NULL;
+	return objfs_trash_keep_slow(t, u->path, &up);
 }
 
 /*

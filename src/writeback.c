@@ -45,6 +45,8 @@ struct wb_entry {
 					  * the file, a rename, a reload or a delete */
 	int reported;                    /* a guardrep report names it (set by the worker
 					  * that has it in flight, read once it is off the queue) */
+	int resumed;                     /* from the journal at start: an attempt before
+					  * the restart may have landed */
 };
 
 struct objfs_writeback {
@@ -56,6 +58,7 @@ struct objfs_writeback {
 	size_t count;                    /* lock */
 	int stop;                        /* lock */
 	int sweep_taken;                 /* lock: a worker took the abandoned-upload sweep */
+	int recovering;                  /* writeback_recover is queueing the journal */
 	size_t nheld;                    /* lock: entries held (counted in count too) */
 	int64_t start_ms;                /* when recovery ran: older unknown uploads are abandoned */
 	pthread_t threads[WB_MAX_WORKERS];
@@ -145,6 +148,7 @@ void writeback_enqueue(struct objfs_writeback *wb, struct objfs_file *f, struct 
 	e->u = *u;
 	memset(u, 0, sizeof(*u));
 	e->f = f;
+	e->resumed = wb->recovering;
 	e->not_before_ms = e->u.created_ms + delay;
 	pthread_mutex_lock(&wb->lock);
 	/* a held older commit of the file goes first, to be dropped as superseded */
@@ -577,7 +581,7 @@ static int upload_entry(struct objfs_writeback *wb, struct wb_entry *e, char *et
 	opts.nmeta = nkv;
 	/* trash_days: the object this replaces is kept first; a failed keep
 	 * fails the attempt, which is retried (trash.h) */
-	rc = objfs_trash_keep_upload(t, &e->u);
+	rc = objfs_trash_keep_upload(t, &e->u, kv, nkv, e->attempts || e->resumed);
 	if (rc) {
 		objfs_kv_free(kv, nkv);
 		return rc;
@@ -1363,7 +1367,9 @@ int writeback_recover(struct objfs_writeback *wb)
 		}
 		pthread_mutex_unlock(&f->lock);
 		/* files_get's reference becomes the pending upload's */
+		wb->recovering = 1;
 		writeback_enqueue(wb, f, u);
+		wb->recovering = 0;
 	}
 	for (size_t i = 0; i < n; i++)
 		meta_upload_clear(&v[i]);

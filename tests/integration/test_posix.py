@@ -218,6 +218,40 @@ def test_o_trunc(fs):
     fs.wait_landed("acme", "t.txt", b"")
 
 
+def test_reader_close_publishes_nothing(fs):
+    """close-to-open: a reader's close during another handle's rewrite does
+    not upload the half-written file; the writer's close publishes it whole.
+    A change made through the reader (fchmod) is still committed at its
+    close."""
+    p = fs.p("acme", "rw.txt")
+    write_file(p, b"version one")
+    fs.wait_landed("acme", "rw.txt", b"version one")
+    b, pfx = fs.location("acme")
+    for reader_close in ("close", "fchmod then close"):
+        old = fs.store.head(b, pfx + "rw.txt").sha256()
+        rfd = os.open(p, os.O_RDONLY)
+        wfd = os.open(p, os.O_WRONLY | os.O_TRUNC)
+        try:
+            os.write(wfd, b"half")
+            if reader_close == "fchmod then close":
+                os.fchmod(rfd, 0o600)
+            os.close(rfd)
+            rfd = None
+            time.sleep(1.0)       # writeback_delay_ms = 0: an upload would be done
+            if reader_close == "close":
+                assert fs.store.head(b, pfx + "rw.txt").sha256() == old, reader_close
+            os.write(wfd, b" and the rest")
+        finally:
+            if rfd is not None:
+                os.close(rfd)
+            os.close(wfd)
+        fs.wait_landed("acme", "rw.txt", b"half and the rest")
+        write_file(p, b"version one")
+        fs.wait_landed("acme", "rw.txt", b"version one")
+    fs.restart(empty_cache=True)
+    assert os.stat(p).st_mode & 0o777 == 0o600
+
+
 def test_o_excl(fs):
     p = fs.p("acme", "excl")
     fd = os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)

@@ -15,6 +15,7 @@ operations whose failure the write-back repairs.
 """
 
 import errno
+import json
 import os
 import re
 import time
@@ -52,11 +53,13 @@ def fault_factory(objfs_factory, s3server, proxy, tmp_path):
     n = [0]
     made = []
 
-    def make(objfs=None, **kw):
+    def make(objfs=None, tenants=None, **kw):
         n[0] += 1
         secs = s3_sections(s3server, str(tmp_path / ("cred%d" % n[0])))
         secs["provider main"]["endpoint"] = proxy.endpoint
         secs["objfs"].update(objfs or {})
+        for name, conf in (tenants or {}).items():
+            secs["tenant " + name] = conf
         o = objfs_factory(secs, **kw)
         o.store = S3Store(s3server)
         o.s3 = s3server
@@ -375,6 +378,31 @@ def test_answer_lost_after_put_and_complete(fault_factory):
     write_file(o.p("acme", "lost-put.txt"), new)
     check_files(o, {"lost-put.txt": new})
     fired(o, d2)
+
+
+def test_lost_answer_keeps_one_trash_version(fault_factory):
+    """trash_days: an overwrite whose put (or complete) landed but whose answer
+    was lost is retried; the retry finds its own bytes at the key and keeps
+    only the object the overwrite replaced, once (docs/trash.md)."""
+    o = fault_factory(MPU, tenants={"acme": {"trash_days": "7"}}).start()
+    p = o.proxy
+    small, big = b"v1" * 100, os.urandom(6 * MIB + 1)
+    write_file(o.p("acme", "t.txt"), small)
+    write_file(o.p("acme", "t.bin"), big)
+    check_files(o, {"t.txt": small, "t.bin": big})
+    new_small, new_big = b"v2" * 100, os.urandom(6 * MIB + 2)
+    df = [p.add("drop_after_request", kind="put", match="/t.txt", count=1),
+          p.add("drop_after_request", kind="complete-multipart", match="/t.bin", count=1)]
+    write_file(o.p("acme", "t.txt"), new_small)
+    write_file(o.p("acme", "t.bin"), new_big)
+    check_files(o, {"t.txt": new_small, "t.bin": new_big})
+    fired(o, *df)
+    assert o.ctl("flush", "acme").returncode == 0
+    r = o.ctl("trash", "list", "--json", "acme")
+    assert r.returncode == 0, r.stderr
+    ents = sorted((e["path"], e["size"]) for e in json.loads(r.stdout)["entries"])
+    assert ents == [("t.bin", len(big)), ("t.txt", len(small))], (ents, diag(o))
+    assert "this upload's own earlier attempt" in o.log_tail(400), diag(o)
 
 
 def test_rename_with_faults_on_copy_and_delete(fault_factory):

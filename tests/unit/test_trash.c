@@ -102,6 +102,7 @@ static int teardown(void **state)
  * keep of the same ETag by an upload is skipped; tenants without trash_days keep nothing. */
 static void test_keep_and_list(void **state)
 {
+	static const struct objfs_kv own[1] = { { (char *)"mode", (char *)"33152" } };
 	struct env *e = *state;
 	static const char *const names[] = { "a.txt", "dir/sp ace %41 é", "dir/.hidden" };
 	struct objfs_trash_entry *v = NULL;
@@ -118,8 +119,15 @@ static void test_keep_and_list(void **state)
 		assert_int_equal(objfs_trash_keep(e->t, names[i]), 0);
 	}
 	/* an upload retried after its keep: the same ETag is not kept twice */
-	assert_int_equal(objfs_trash_keep_slow(e->t, "a.txt", NULL, 1), 0);
+	struct objfs_trash_upload up = { NULL, 2, own, 1, 1 };
+
+	assert_int_equal(objfs_trash_keep_slow(e->t, "a.txt", &up), 0);
 	put(e, "t/acme/a.txt", "a2", "33152");
+	/* a retried upload whose first put landed: the object is its own bytes
+	 * (same size and metadata), not a version to keep */
+	assert_int_equal(objfs_trash_keep_slow(e->t, "a.txt", &up), 0);
+	up.size = 3;                                                 /* not its own */
+	up.maybe_landed = 0;
 	assert_int_equal(objfs_trash_keep(e->t, "a.txt"), 0);        /* a new version */
 	e->tc.trash_days = 0;
 	put(e, "t/acme/a.txt", "a3", NULL);

@@ -1185,7 +1185,6 @@ static int objfs_write(const char *path, const char *buf, size_t size, off_t off
 		       struct fuse_file_info *fi)
 {
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
-
 	ssize_t n;
 
 	if (h->f->tenant->conf->read_only)

@@ -477,7 +477,8 @@ int objfs_trash_list(struct objfs_tenant *t, const char *rel, size_t max,
 		objfs_trash_entries_free(c.v, c.n);
 		return rc;
 	}
-	qsort(c.v, c.n, sizeof(*c.v), entry_cmp);
+	if (c.n)                 /* c.v is NULL when empty: no qsort(NULL, 0) */
+		qsort(c.v, c.n, sizeof(*c.v), entry_cmp);
 	for (size_t i = 0; i < c.n; i++)
 		entry_attrs(t, &c.v[i]);
 	*out = c.v;

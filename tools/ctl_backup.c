@@ -214,7 +214,8 @@ static void list_sort(struct bk_list *l)
 
 	for (size_t i = 0; i < l->n; i++)
 		l->v[i].seq = i;
-	qsort(l->v, l->n, sizeof(*l->v), entry_cmp_seq);
+	if (l->n)
+		qsort(l->v, l->n, sizeof(*l->v), entry_cmp_seq);
 	for (size_t i = 0; i < l->n; i++) {
 		if (o && !strcmp(l->v[o - 1].rel, l->v[i].rel)) {
 			entry_clear(&l->v[o - 1]);

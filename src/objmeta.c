@@ -657,3 +657,20 @@ const char *objfs_content_type_for(const char *name)
 			return om_types[i].type;
 	return "application/octet-stream";
 }
+
+int objfs_objmeta_is_upload(const struct objfs_objinfo *oi, uint64_t size,
+			    const struct objfs_kv *meta, size_t nmeta)
+{
+	if (!nmeta || oi->size != size)
+		return 0;
+	for (size_t i = 0; i < nmeta; i++) {
+		int found = 0;
+
+		for (size_t j = 0; j < oi->nmeta && !found; j++)
+			found = !strcasecmp(oi->meta[j].key, meta[i].key) &&
+				!strcmp(oi->meta[j].value, meta[i].value);
+		if (!found)
+			return 0;
+	}
+	return 1;
+}

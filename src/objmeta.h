@@ -52,6 +52,14 @@ int objfs_fileattr_copy(struct objfs_fileattr *dst, const struct objfs_fileattr 
 
 #define OBJFS_META_MAX 2048
 
+/* 1 when oi is exactly what an upload of `size` bytes with this metadata
+ * puts: the same size and every metadata value (keys compared without case,
+ * since stores lower-case them).  objfs's metadata carries the mtime in
+ * nanoseconds, so this tells an upload's own landed attempt (whose answer
+ * was lost) from another version of the file.  0 when nmeta is 0. */
+int objfs_objmeta_is_upload(const struct objfs_objinfo *oi, uint64_t size,
+			    const struct objfs_kv *meta, size_t nmeta);
+
 /* Content-Type from a file name's extension ("text/plain", ...); never NULL. */
 const char *objfs_content_type_for(const char *name);
 

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include "objfs/provider.h"
 #include "log.h"
 #include "metrics.h"
@@ -707,5 +709,46 @@ int objfs_listb_add_prefix(struct objfs_listb *b, const char *key)
 		return -ENOMEM;
 	l->prefixes[l->nprefixes++] = s;
 	b->last = s;
+	return 0;
+}
+
+int objfs_mpu_etag(const struct objfs_part *parts, size_t n, char out[OBJFS_ETAG_MAX])
+{
+	static const char hexd[] = "0123456789abcdef";
+	unsigned char sum[EVP_MAX_MD_SIZE];
+	unsigned sumlen = 0;
+	EVP_MD_CTX *md;
+	int rc = 0;
+
+	if (!n || !(md = EVP_MD_CTX_new()))
+		return -EINVAL;
+	if (EVP_DigestInit_ex(md, EVP_md5(), NULL) != 1)
+		rc = -EINVAL;
+	for (size_t i = 0; i < n && !rc; i++) {
+		const char *pe = parts[i].etag;
+		unsigned char bin[16];
+
+		if (strlen(pe) != 32 || strspn(pe, "0123456789abcdefABCDEF") != 32) {
+			rc = -EINVAL;
+			break;
+		}
+		for (int k = 0; k < 16; k++) {
+			char b[3] = { pe[2 * k], pe[2 * k + 1], 0 };
+
+			bin[k] = (unsigned char)strtoul(b, NULL, 16);
+		}
+		if (EVP_DigestUpdate(md, bin, sizeof(bin)) != 1)
+			rc = -EINVAL;
+	}
+	if (!rc && EVP_DigestFinal_ex(md, sum, &sumlen) != 1)
+		rc = -EINVAL;
+	EVP_MD_CTX_free(md);
+	if (rc)
+		return rc;
+	for (unsigned k = 0; k < sumlen; k++) {
+		out[2 * k] = hexd[sum[k] >> 4];
+		out[2 * k + 1] = hexd[sum[k] & 15];
+	}
+	snprintf(out + 2 * sumlen, OBJFS_ETAG_MAX - 2 * sumlen, "-%zu", n);
 	return 0;
 }

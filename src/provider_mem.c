@@ -692,6 +692,9 @@ static int mem_mpu_complete(struct objfs_provider *p, const char *bucket, const 
 	}
 	rc = mem_obj_new(p, &o, key, &data, total, nparts, u->oi.content_type, u->oi.meta,
 			 u->oi.nmeta);
+	/* S3's multipart ETag, from the parts' (random) ETags */
+	if (rc == 0)
+		objfs_mpu_etag(parts, nparts, o.oi.etag);
 	if (rc == 0 && etag_out)
 		memcpy(etag_out, o.oi.etag, OBJFS_ETAG_MAX);
 	if (rc == 0)

@@ -227,24 +227,6 @@ oom:
 	return -ENOMEM;
 }
 
-/* 1 when oi is exactly what up puts: its size and every metadata value
- * (keys compared without case: stores lower-case them). */
-static int is_own_put(const struct objfs_objinfo *oi, const struct objfs_trash_upload *up)
-{
-	if (!up->maybe_landed || !up->nmeta || oi->size != up->size)
-		return 0;
-	for (size_t i = 0; i < up->nmeta; i++) {
-		int found = 0;
-
-		for (size_t j = 0; j < oi->nmeta && !found; j++)
-			found = !strcasecmp(oi->meta[j].key, up->meta[i].key) &&
-				!strcmp(oi->meta[j].value, up->meta[i].value);
-		if (!found)
-			return 0;
-	}
-	return 1;
-}
-
 int objfs_trash_keep_slow(struct objfs_tenant *t, const char *rel,
 			  const struct objfs_trash_upload *up)
 {
@@ -278,7 +260,8 @@ again:
 	}
 	if (up && (kept_has(t, key, oi.etag) || (up->same_etag && !strcmp(up->same_etag, oi.etag))))
 		goto out;
-	if (up && is_own_put(&oi, up)) {
+	if (up && up->maybe_landed &&
+	    objfs_objmeta_is_upload(&oi, up->size, up->meta, up->nmeta)) {
 		log_debug("trash: %s/%s: the object is this upload's own earlier attempt: not kept",
 			  t->name, rel);
 		goto out;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -47,6 +48,9 @@ struct wb_entry {
 					  * that has it in flight, read once it is off the queue) */
 	int resumed;                     /* from the journal at start: an attempt before
 					  * the restart may have landed */
+	int complete_sent;               /* a complete of u.upload_id failed without a clear
+					  * answer: the store may have done it (only the
+					  * worker with the entry in flight touches it) */
 };
 
 struct objfs_writeback {
@@ -446,6 +450,46 @@ static void *mpu_worker(void *arg)
 	return NULL;
 }
 
+/* 0 when etag is an S3 multipart ETag ("<32 hex>-<n>") that parts do not
+ * make (objfs_mpu_etag); 1 when it agrees, or when either side is in another
+ * form (s3rver, gcs and azure tag the whole object differently). */
+static int mpu_etag_agrees(const char *etag, const struct objfs_part *parts, int n)
+{
+	char want[OBJFS_ETAG_MAX];
+	const char *dash = strchr(etag, '-');
+
+	if (!dash || dash - etag != 32 || strspn(etag, "0123456789abcdefABCDEF") != 32 ||
+	    strspn(dash + 1, "0123456789") != strlen(dash + 1) || !dash[1])
+		return 1;
+	if (objfs_mpu_etag(parts, (size_t)n, want))
+		return 1;
+	return !strcasecmp(want, etag);
+}
+
+/* After a complete whose answer was lost, the store may have finished the
+ * upload: a retried complete then finds the upload gone (NoSuchUpload).  1
+ * when the object at key is that upload (its size, its metadata, and its
+ * multipart ETag where the store gives one), with its ETag in etag; the
+ * upload is then done and is not sent again. */
+static int mpu_landed_already(struct objfs_tenant *t, const char *key, const struct wb_entry *e,
+			      const struct objfs_putopts *opts, const struct objfs_part *parts,
+			      int nparts, char *etag)
+{
+	struct objfs_objinfo oi;
+	struct objfs_err err;
+	int yes;
+
+	memset(&oi, 0, sizeof(oi));
+	if (objfs_prov_head(t->prov, t->bucket, key, &oi, &err))
+		return 0;
+	yes = objfs_objmeta_is_upload(&oi, e->u.size, opts->meta, opts->nmeta) &&
+	      mpu_etag_agrees(oi.etag, parts, nparts);
+	if (yes)
+		snprintf(etag, OBJFS_ETAG_MAX, "%s", oi.etag);
+	objfs_objinfo_clear(&oi);
+	return yes;
+}
+
 static int upload_multipart(struct objfs_writeback *wb, struct wb_entry *e, const char *key,
 			    const struct objfs_putopts *opts, char *etag)
 {
@@ -537,6 +581,19 @@ static int upload_multipart(struct objfs_writeback *wb, struct wb_entry *e, cons
 					     (size_t)j.nparts, etag, &err);
 		if (rc)
 			log_warn("upload %s/%s: complete: %s", t->bucket, key, err.msg);
+		if (rc == -ENOENT && (e->complete_sent || e->resumed) &&
+		    mpu_landed_already(t, key, e, opts, j.parts, j.nparts, etag)) {
+			log_info("upload %s/%s: an earlier complete had landed (its answer was lost)",
+				 t->bucket, key);
+			meta_journal_set_upload_id(ctx->meta, e->u.seq, NULL);
+			free(e->u.upload_id);
+			e->u.upload_id = NULL;
+			e->complete_sent = 0;
+			rc = 0;
+			goto out;
+		}
+		if (rc && rc != -ENOENT && rc != -EINVAL)
+			e->complete_sent = 1;
 	}
 	if (rc == -ENOENT || rc == -EINVAL) {
 		/* the upload is gone (aborted or expired at the provider) or
@@ -545,6 +602,7 @@ static int upload_multipart(struct objfs_writeback *wb, struct wb_entry *e, cons
 		meta_journal_set_upload_id(ctx->meta, e->u.seq, NULL);
 		free(e->u.upload_id);
 		e->u.upload_id = NULL;
+		e->complete_sent = 0;
 	}
 out:
 	free(done);

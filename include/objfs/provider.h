@@ -115,6 +115,11 @@ struct objfs_part {
 	char etag[OBJFS_ETAG_MAX];
 };
 
+/* S3's ETag of a completed multipart upload: the MD5 of the parts' binary
+ * MD5s (their ETags) in order, then "-<n>".  0 with it in out, or -EINVAL
+ * when a part's ETag is not 32 hex digits (an encrypted or non-S3 store). */
+int objfs_mpu_etag(const struct objfs_part *parts, size_t n, char out[OBJFS_ETAG_MAX]);
+
 enum objfs_health_state {
 	OBJFS_HEALTH_OK = 0,
 	OBJFS_HEALTH_UNREACHABLE,

@@ -523,6 +523,32 @@ static void test_content_type(void **state)
 	assert_string_equal(objfs_content_type_for(NULL), "application/octet-stream");
 }
 
+/* An object is an upload's own landed attempt only with its exact size and
+ * every metadata value (key case aside: stores lower-case keys). */
+static void test_is_upload(void **state)
+{
+	char k_mode[] = "mode", k_mtime[] = "mtime", k_other[] = "other", k_mode_uc[] = "Mode";
+	char v_mode[] = "33188", v_mtime[] = "1795466945.912025036", v_x[] = "x";
+	char v_later[] = "1795466945.912025037";
+	struct objfs_kv stored[] = { { k_mode, v_mode }, { k_mtime, v_mtime }, { k_other, v_x } };
+	struct objfs_kv want[] = { { k_mode_uc, v_mode }, { k_mtime, v_mtime } };
+	struct objfs_objinfo oi;
+
+	(void)state;
+	memset(&oi, 0, sizeof(oi));
+	oi.size = 100;
+	oi.meta = stored;
+	oi.nmeta = 3;
+	assert_true(objfs_objmeta_is_upload(&oi, 100, want, 2));
+	assert_false(objfs_objmeta_is_upload(&oi, 101, want, 2));      /* size */
+	assert_false(objfs_objmeta_is_upload(&oi, 100, want, 0));      /* nothing to match */
+	want[1].value = v_later;                                        /* a nanosecond off */
+	assert_false(objfs_objmeta_is_upload(&oi, 100, want, 2));
+	oi.nmeta = 0;                                                   /* no metadata */
+	want[1].value = v_mtime;
+	assert_false(objfs_objmeta_is_upload(&oi, 100, want, 2));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -535,6 +561,7 @@ int main(void)
 		cmocka_unit_test(test_encode_bad_name),
 		cmocka_unit_test(test_xattr_ops),
 		cmocka_unit_test(test_content_type),
+		cmocka_unit_test(test_is_upload),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -924,6 +924,27 @@ static void test_presign_check(void **state)
 	}
 }
 
+/* S3's multipart ETag rule; the expected value was computed independently
+ * (Python: md5(b"".join(bytes.fromhex(e) for e in etags)).hexdigest() + "-3"). */
+static void test_mpu_etag(void **state)
+{
+	struct objfs_part p[3] = {
+		{ 1, 5, "d41d8cd98f00b204e9800998ecf8427e" },
+		{ 2, 5, "0CC175B9C0F1B6A831C399E269772661" },     /* case does not matter */
+		{ 3, 5, "900150983cd24fb0d6963f7d28e17f72" },
+	};
+	char out[OBJFS_ETAG_MAX];
+
+	(void)state;
+	assert_int_equal(objfs_mpu_etag(p, 3, out), 0);
+	assert_string_equal(out, "bd1f80a2da61c7bff610b5b38821a926-3");
+	assert_int_equal(objfs_mpu_etag(p, 0, out), -EINVAL);
+	p[1].etag[31] = 0;                                  /* 31 digits */
+	assert_int_equal(objfs_mpu_etag(p, 3, out), -EINVAL);
+	snprintf(p[1].etag, sizeof(p[1].etag), "%s", "0cc175b9c0f1b6a831c399e26977266g");
+	assert_int_equal(objfs_mpu_etag(p, 3, out), -EINVAL);
+}
+
 /* Known-answer test of the signature (RFC 4231-style fixed inputs). */
 static void test_presign_vector(void **state)
 {
@@ -1312,6 +1333,7 @@ int main(void)
 		BOTH(test_wrappers_log),
 		BOTH(test_threads),
 		cmocka_unit_test(test_presign_vector),
+		cmocka_unit_test(test_mpu_etag),
 		LOCAL(test_local_atomic),
 		LOCAL(test_local_format_and_torn_slot),
 		LOCAL(test_local_escape),

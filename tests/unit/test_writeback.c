@@ -71,6 +71,9 @@ static struct {
 	unsigned char *bodies[8];
 	uint64_t body_len[8];
 	unsigned nbodies;
+	int lose_completes;      /* the next n completes are done, their answer lost (-EIO) */
+	int replace_after_loss;  /* ... and another upload of the same size and
+				  * metadata, other bytes, replaces the object */
 	int get_gate;            /* 1: gets wait until it opens */
 	unsigned get_blocked;    /* gets waiting at it */
 } w;                             /* w_lock */
@@ -253,15 +256,66 @@ static int w_copy_part(struct objfs_provider *p, const char *bucket, const char 
 						       err);
 }
 
+/* Another client's multipart upload over key: the same part sizes and the
+ * object's metadata (so its size and metadata match), other bytes. */
+static void replace_upload(struct objfs_provider *p, const char *bucket, const char *key,
+			   const struct objfs_part *parts, size_t nparts)
+{
+	struct objfs_objinfo oi;
+	struct objfs_putopts opts;
+	struct objfs_part *np = calloc(nparts, sizeof(*np));
+	struct objfs_err err;
+	char *id = NULL;
+
+	memset(&oi, 0, sizeof(oi));
+	assert_non_null(np);
+	assert_int_equal(objfs_provider_mem.head(p, bucket, key, &oi, &err), 0);
+	memset(&opts, 0, sizeof(opts));
+	opts.content_type = oi.content_type;
+	opts.meta = oi.meta;
+	opts.nmeta = oi.nmeta;
+	assert_int_equal(objfs_provider_mem.mpu_create(p, bucket, key, &opts, &id, &err), 0);
+	for (size_t i = 0; i < nparts; i++) {
+		unsigned char *b = malloc(parts[i].size ? parts[i].size : 1);
+		struct objfs_seg seg = { .fd = -1, .buf = b, .off = 0, .len = parts[i].size };
+		struct objfs_source src = { &seg, 1, parts[i].size };
+
+		assert_non_null(b);
+		memset(b, 0x5a, parts[i].size);
+		np[i].number = parts[i].number;
+		np[i].size = parts[i].size;
+		assert_int_equal(objfs_provider_mem.mpu_upload_part(p, bucket, key, id,
+								    parts[i].number, 0, &src,
+								    np[i].etag, &err), 0);
+		free(b);
+	}
+	assert_int_equal(objfs_provider_mem.mpu_complete(p, bucket, key, id, np, nparts, NULL,
+							 &err), 0);
+	free(id);
+	free(np);
+	objfs_objinfo_clear(&oi);
+}
+
 static int w_complete(struct objfs_provider *p, const char *bucket, const char *key,
 		      const char *upload_id, const struct objfs_part *parts, size_t nparts,
 		      char *etag_out, struct objfs_err *err)
 {
+	int lose, replace, rc;
+
 	pthread_mutex_lock(&w_lock);
 	w.completes++;
+	lose = w.lose_completes > 0;
+	if (lose)
+		w.lose_completes--;
+	replace = lose && w.replace_after_loss;
 	pthread_mutex_unlock(&w_lock);
-	return objfs_provider_mem.mpu_complete(p, bucket, key, upload_id, parts, nparts, etag_out,
-					       err);
+	rc = objfs_provider_mem.mpu_complete(p, bucket, key, upload_id, parts, nparts, etag_out,
+					     err);
+	if (rc || !lose)
+		return rc;
+	if (replace)
+		replace_upload(p, bucket, key, parts, nparts);
+	return objfs_err_set(err, -EIO, "injected: the complete's answer was lost");
 }
 
 static int w_abort(struct objfs_provider *p, const char *bucket, const char *key,
@@ -1236,6 +1290,58 @@ static void test_recover_vanished_multipart(void **state)
 }
 
 /*
+ * The store did a complete but its answer was lost: the retried complete
+ * finds the upload gone (NoSuchUpload), sees the object is this upload (its
+ * size, metadata and multipart ETag) and does not upload it again.  Before
+ * 2026-11-23 it started over: a second upload of the whole file (and on
+ * s3rver, which writes in place, a moment with a partial object).
+ */
+static void test_lost_complete_answer(void **state)
+{
+	struct env *e = *state;
+	struct opts o = { .delay_ms = 0, .start = 1 };
+	struct model m = { 0 };
+	struct objfs_file *f;
+
+	env_up(e, &o);
+	w.lose_completes = 1;
+	f = open_new(e, "lost.bin", 410);
+	wr(f, &m, 0, 10 * (uint64_t)CHUNK + 5, 9);      /* 11 parts */
+	commit_and_wait(e, f);
+	assert_object("lost.bin", &m);
+	assert_int_equal(w.creates, 1);
+	assert_int_equal(w.parts, 11);
+	assert_int_equal(w.completes, 2);
+	assert_int_equal(journal_len(e->ctx.meta), 0);
+	file_put(f);
+	model_free(&m);
+}
+
+/* The same, but before the retry another upload of the same size and
+ * metadata replaced the object: its multipart ETag is not this upload's,
+ * so the file is uploaded again and its own bytes land. */
+static void test_lost_complete_answer_replaced(void **state)
+{
+	struct env *e = *state;
+	struct opts o = { .delay_ms = 0, .start = 1 };
+	struct model m = { 0 };
+	struct objfs_file *f;
+
+	env_up(e, &o);
+	w.lose_completes = 1;
+	w.replace_after_loss = 1;
+	f = open_new(e, "lost.bin", 411);
+	wr(f, &m, 0, 10 * (uint64_t)CHUNK + 5, 10);
+	commit_and_wait(e, f);
+	assert_object("lost.bin", &m);
+	assert_int_equal(w.creates, 2);
+	assert_int_equal(w.completes, 3);
+	assert_int_equal(journal_len(e->ctx.meta), 0);
+	file_put(f);
+	model_free(&m);
+}
+
+/*
  * Shutting down without a complete drain (objfs_destroy's drain timed out,
  * then main() calls writeback_free()) keeps the staged chunks the journal
  * names, and the next start uploads them.
@@ -1406,6 +1512,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_recover_after_kill9, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover_resumes_multipart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover_vanished_multipart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lost_complete_answer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lost_complete_answer_replaced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_without_drain_keeps_staging, setup,
 						teardown),
 	};

@@ -10,7 +10,6 @@ the test (operations then get ENOTCONN) instead of hanging the suite.
 """
 
 import collections
-import copy
 import errno
 import hashlib
 import os
@@ -94,6 +93,30 @@ def wait_until(pred, timeout, interval=0.05, what="condition"):
     if v:
         return v
     raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+
+
+def clean_env(extra=None):
+    """The environment for objfs-ctl: without OBJFS_* overrides (they would
+    change the configuration), leak checks on under ASan, a dumb terminal."""
+    e = {k: v for k, v in os.environ.items() if not k.startswith("OBJFS_") or k == "OBJFS_BUILD"}
+    e.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+    e["TERM"] = "dumb"
+    e.update(extra or {})
+    return e
+
+
+def kill_midway(args, ready, timeout, what):
+    """Runs args (objfs-ctl with clean_env) and SIGKILLs it as soon as
+    ready() holds, polled every 20 ms for at most timeout seconds; fails if
+    it finished first (nothing would have been interrupted)."""
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
+    try:
+        wait_until(lambda: p.poll() is not None or ready(), timeout, interval=0.02, what=what)
+        assert p.poll() is None, "%s: it finished before it could be killed" % what
+        p.send_signal(signal.SIGKILL)
+    finally:
+        p.kill()
+        p.communicate(timeout=30)
 
 
 def is_mounted(path):

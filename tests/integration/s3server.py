@@ -12,7 +12,6 @@ the Objfs helpers use (head/keys/exists/read/put/delete).
 
 import hashlib
 import os
-import shutil
 import signal
 import socket
 import subprocess

@@ -7,15 +7,13 @@ Shared Key signer) and the official @azure/storage-blob client
 
 import json
 import os
-import signal
 import subprocess
-import threading
 import time
 
 import pytest
 
 from conftest import (BUILD, read_file, sha256, wait_until, write_file)
-from azureserver import SERVERS, AzureServer, AzureStore, azure_sections
+from azureserver import SERVERS, azure_sections
 
 CTL = os.path.join(BUILD, "objfs-ctl")
 CLIENT = os.path.join(SERVERS, "azure_client.js")

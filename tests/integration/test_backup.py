@@ -9,13 +9,12 @@ checked through the mount (SHA-256, mode, mtime of every file).
 import hashlib
 import os
 import re
-import signal
 import subprocess
 import time
 
 import pytest
 
-from conftest import BUILD, SANITIZER_MARKERS, wait_until, write_file
+from conftest import BUILD, SANITIZER_MARKERS, clean_env, kill_midway, write_file
 from localstore import LocalStore
 
 CTL = os.path.join(BUILD, "objfs-ctl")
@@ -24,12 +23,6 @@ SUMMARY_RE = re.compile(r"^backup (\S+) snapshot (\d{8}T\d{6}Z): copied (\d+) ob
 RESTORE_RE = re.compile(r"^restore \S+ snapshot \S+ into \S+: restored (\d+) objects \(\d+ bytes\),"
                         r" unchanged (\d+), conflicts (\d+), failed (\d+)", re.M)
 BK = "objfs-backup"
-
-
-def clean_env():
-    e = {k: v for k, v in os.environ.items() if not k.startswith("OBJFS_") or k == "OBJFS_BUILD"}
-    e.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
-    return e
 
 
 def ctl(o, *args, timeout=120, env=None):
@@ -220,16 +213,8 @@ def test_backup_s3_killed_resumed_and_restored(s3_factory, s3server):
     journal = os.path.join(o.cache_dir, "backup-acme.journal")
     args = [CTL, "--config", o.config_path, "backup", "--tenant", "acme", "--to", "s3b",
             "--parallel", "1"]
-    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
-    try:
-        wait_until(lambda: p.poll() is not None or (BK in s3.buckets() and
-                                                    len(data_keys(s3)) >= 30),
-                   60, interval=0.02, what="30 objects backed up")
-        assert p.poll() is None, "the backup finished before it could be killed"
-        p.send_signal(signal.SIGKILL)
-    finally:
-        p.kill()
-        p.communicate(timeout=30)
+    kill_midway(args, lambda: BK in s3.buckets() and len(data_keys(s3)) >= 30, 60,
+                "30 objects backed up")
     landed = len(data_keys(s3))
     assert 30 <= landed < n and not snapshots(s3)
     journaled = sum(1 for line in open(journal) if line.startswith("obj "))

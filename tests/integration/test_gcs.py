@@ -11,14 +11,12 @@ import errno
 import json
 import os
 import re
-import signal
 import subprocess
 import time
 
 import pytest
 
 from conftest import (BUILD, errname, errno_of, read_file, sha256, wait_until, write_file)
-from gcsserver import GcsServer, GcsStore, gcs_sections
 
 CTL = os.path.join(BUILD, "objfs-ctl")
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import errname, errno_of, read_file, write_file
+from conftest import errname, errno_of, write_file
 
 MiB = 1024 * 1024
 

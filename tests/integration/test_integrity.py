@@ -1,7 +1,6 @@
 """Seeded random operations mirrored in an in-memory model; the mount, the store
 and a cold remount must all agree with the model exactly."""
 
-import errno
 import hashlib
 import os
 import random

@@ -27,23 +27,14 @@ import time
 
 import pytest
 
-from conftest import (BUILD, OBJFS_BIN, SANITIZER_MARKERS, is_mounted, read_file,
-                      render_config, wait_until, write_file)
+from conftest import (BUILD, OBJFS_BIN, SANITIZER_MARKERS, clean_env, is_mounted,
+                      kill_midway, read_file, render_config, wait_until, write_file)
 from localstore import LocalStore
 
 CTL = os.path.join(BUILD, "objfs-ctl")
 SUMMARY_RE = re.compile(r"^migrated (\d+) objects \((\d+) bytes\), skipped (\d+), failed (\d+)"
                         r" in [0-9.]+ s$", re.M)
 DRY_RE = re.compile(r"^dry run: would migrate (\d+) objects \((\d+) bytes", re.M)
-
-
-def clean_env(extra=None):
-    """The environment without OBJFS_* overrides (they would change the configuration)."""
-    e = {k: v for k, v in os.environ.items() if not k.startswith("OBJFS_") or k == "OBJFS_BUILD"}
-    e.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
-    e["TERM"] = "dumb"
-    e.update(extra or {})
-    return e
 
 
 def ctl(*args, env=None, timeout=300):
@@ -593,16 +584,8 @@ def test_migrate_killed_then_resumed(objfs_factory, s3server):
     state = os.path.join(o.cache_dir, "migrate-acme-s3.state")
     args = [CTL, "--config", conf, "migrate", "--tenant", "acme", "--to", "s3", "--parallel", "1"]
 
-    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
-    try:
-        wait_until(lambda: p.poll() is not None or ("acme-uploads" in s3.buckets() and
-                                                    len(s3.keys("acme-uploads")) >= 40),
-                   120, interval=0.02, what="40 objects copied")
-        assert p.poll() is None, "the migration finished before it could be killed"
-        p.send_signal(signal.SIGKILL)
-    finally:
-        p.kill()
-        p.communicate(timeout=30)
+    kill_midway(args, lambda: "acme-uploads" in s3.buckets() and
+                len(s3.keys("acme-uploads")) >= 40, 120, "40 objects copied")
     landed = len(s3.keys("acme-uploads"))
     assert 40 <= landed < n
     assert os.path.exists(state)

@@ -13,7 +13,7 @@ from urllib.parse import unquote_to_bytes
 
 import pytest
 
-from conftest import errname, errno_of, read_file, sha256, write_file
+from conftest import errname, errno_of, read_file, write_file
 
 ENOTSUP_SET = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP}
 

@@ -5,12 +5,10 @@ Each test takes `pfs`, a factory for mounts whose tenants all live on one
 provider; the store is checked through that provider's own API (o.store)."""
 
 import errno
-import hashlib
 import os
 import random
 import shutil
 import stat
-import time
 
 import pytest
 

@@ -1289,32 +1289,41 @@ static void test_recover_vanished_multipart(void **state)
 		fail_msg("%d case(s) failed", failed);
 }
 
-/*
- * The store did a complete but its answer was lost: the retried complete
- * finds the upload gone (NoSuchUpload), sees the object is this upload (its
- * size, metadata and multipart ETag) and does not upload it again.  Before
- * 2026-11-23 it started over: a second upload of the whole file (and on
- * s3rver, which writes in place, a moment with a partial object).
- */
-static void test_lost_complete_answer(void **state)
+/* Lands an 11-part file whose first complete the store does but whose
+ * answer is lost; replace: another upload of the same size and metadata
+ * replaces the object before the retry.  Checks the uploads it took. */
+static void lost_complete_case(struct env *e, int replace, unsigned creates, unsigned completes)
 {
-	struct env *e = *state;
 	struct opts o = { .delay_ms = 0, .start = 1 };
 	struct model m = { 0 };
 	struct objfs_file *f;
 
 	env_up(e, &o);
 	w.lose_completes = 1;
+	w.replace_after_loss = replace;
 	f = open_new(e, "lost.bin", 410);
-	wr(f, &m, 0, 10 * (uint64_t)CHUNK + 5, 9);      /* 11 parts */
+	wr(f, &m, 0, 10 * (uint64_t)CHUNK + 5, 9);
 	commit_and_wait(e, f);
 	assert_object("lost.bin", &m);
-	assert_int_equal(w.creates, 1);
-	assert_int_equal(w.parts, 11);
-	assert_int_equal(w.completes, 2);
+	assert_int_equal(w.creates, creates);
+	assert_int_equal(w.completes, completes);
 	assert_int_equal(journal_len(e->ctx.meta), 0);
 	file_put(f);
 	model_free(&m);
+}
+
+/*
+ * The store did a complete but its answer was lost: the retried complete
+ * finds the upload gone (NoSuchUpload), sees the object is this upload (its
+ * size, metadata and multipart ETag) and does not upload it again: one
+ * create, 11 parts, two completes.  Before 2026-11-23 it started over: a
+ * second upload of the whole file (and on s3rver, which writes in place, a
+ * moment with a partial object).
+ */
+static void test_lost_complete_answer(void **state)
+{
+	lost_complete_case(*state, 0, 1, 2);
+	assert_int_equal(w.parts, 11);
 }
 
 /* The same, but before the retry another upload of the same size and
@@ -1322,23 +1331,7 @@ static void test_lost_complete_answer(void **state)
  * so the file is uploaded again and its own bytes land. */
 static void test_lost_complete_answer_replaced(void **state)
 {
-	struct env *e = *state;
-	struct opts o = { .delay_ms = 0, .start = 1 };
-	struct model m = { 0 };
-	struct objfs_file *f;
-
-	env_up(e, &o);
-	w.lose_completes = 1;
-	w.replace_after_loss = 1;
-	f = open_new(e, "lost.bin", 411);
-	wr(f, &m, 0, 10 * (uint64_t)CHUNK + 5, 10);
-	commit_and_wait(e, f);
-	assert_object("lost.bin", &m);
-	assert_int_equal(w.creates, 2);
-	assert_int_equal(w.completes, 3);
-	assert_int_equal(journal_len(e->ctx.meta), 0);
-	file_put(f);
-	model_free(&m);
+	lost_complete_case(*state, 1, 2, 3);
 }
 
 /*

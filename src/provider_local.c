@@ -2122,6 +2122,8 @@ static int local_mpu_complete(struct objfs_provider *p, const char *bucket, cons
 	if (rc < 0)
 		goto out;
 	rc = local_oi_new(p, &oi, total, nparts);
+	if (rc == 0)     /* S3's multipart ETag, from the parts' (random) ETags */
+		objfs_mpu_etag(parts, nparts, oi.etag);
 	if (rc == 0) {
 		struct objfs_putopts o = { .content_type = info.content_type,
 					   .meta = info.meta, .nmeta = info.nmeta };

@@ -349,6 +349,36 @@ void files_detach(struct objfs_files *fs, struct objfs_file *f)
 	pthread_mutex_unlock(&f->lock);
 }
 
+/* 1 when f has no local changes (nothing staged, dirty or pending) and reads
+ * the base object stale_etag (any base when stale_etag is NULL).  Caller holds
+ * f->lock. */
+static int clean_locked(const struct objfs_file *f, const char *stale_etag)
+{
+	int clean = !f->dirty && !f->pending && f->base_etag &&
+		    (!stale_etag || !strcmp(f->base_etag, stale_etag));
+
+	for (size_t i = 0; clean && i < f->nchunks; i++)
+		clean = !f->chunks[i].ver;
+	return clean;
+}
+
+int files_detach_clean(struct objfs_files *fs, struct objfs_file *f, const char *base)
+{
+	int rc = -EBUSY;
+
+	pthread_mutex_lock(&fs->lock);
+	pthread_mutex_lock(&f->lock);
+	if (clean_locked(f, base)) {
+		if (f->in_table)
+			unhash(fs, f);
+		f->unlinked = 1;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&f->lock);
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
 /*
  * Quota: the file's growth beyond its landed size is reserved as it happens,
  * so that a tenant at its quota gets EDQUOT from write() or truncate().
@@ -423,18 +453,57 @@ static int wait_rebase(struct objfs_file *f, const char *stale_etag)
  * staged, dirty or pending): the file simply follows the store, as a new
  * open would (close-to-open).  0 when the file now reads the current object.
  */
+char *file_clean_base(struct objfs_file *f)
+{
+	char *e = NULL;
+
+	pthread_mutex_lock(&f->lock);
+	if (clean_locked(f, NULL))
+		e = strdup(f->base_etag);
+	pthread_mutex_unlock(&f->lock);
+	return e;
+}
+
+int file_adopt(struct objfs_file *f, const char *stale_etag, const struct meta_entry *cur,
+	       const struct objfs_fileattr *attr)
+{
+	struct objfs_fileattr a;
+	char *e = cur->etag ? strdup(cur->etag) : NULL;
+	int rc = -EBUSY;
+
+	memset(&a, 0, sizeof(a));
+	if (!e || objfs_fileattr_copy(&a, attr)) {
+		free(e);
+		objfs_fileattr_clear(&a);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&f->lock);
+	if (clean_locked(f, stale_etag)) {
+		struct objfs_fileattr old = f->attr;
+
+		free(f->base_etag);
+		f->base_etag = e;
+		f->base_len = f->size = cur->size;
+		f->attr = a;
+		a = old;             /* freed below */
+		e = NULL;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&f->lock);
+	free(e);
+	objfs_fileattr_clear(&a);
+	return rc;
+}
+
 static int adopt_current(struct objfs_file *f, const char *stale_etag)
 {
 	char key[OBJFS_KEY_MAX + 1];
 	struct objfs_objinfo oi;
 	struct objfs_err err;
-	int clean, rc;
+	int rc;
 
 	pthread_mutex_lock(&f->lock);
-	clean = !f->dirty && !f->pending && f->base_etag && !strcmp(f->base_etag, stale_etag);
-	for (size_t i = 0; clean && i < f->nchunks; i++)
-		clean = !f->chunks[i].ver;
-	rc = clean ? tenant_key(f->tenant, f->path, key, sizeof(key)) : -EIO;
+	rc = clean_locked(f, stale_etag) ? tenant_key(f->tenant, f->path, key, sizeof(key)) : -EIO;
 	pthread_mutex_unlock(&f->lock);
 	if (rc)
 		return rc;

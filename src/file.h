@@ -117,6 +117,18 @@ int file_truncate(struct objfs_file *f, uint64_t size);
 /* Copies every base-backed chunk into staging and drops the base (before the
  * base object is deleted under an open handle). */
 int file_materialize(struct objfs_file *f);
+/* files_detach for a file with no local changes that still reads base: the
+ * store no longer has its object.  0, or -EBUSY (it has changes now).  Takes
+ * the files table lock, then f->lock. */
+int files_detach_clean(struct objfs_files *fs, struct objfs_file *f, const char *base);
+/* A copy of the base object's ETag when f has no local changes (nothing
+ * staged, dirty or pending), else NULL.  Caller frees. */
+char *file_clean_base(struct objfs_file *f);
+/* Makes a file with no local changes that still reads stale_etag follow the
+ * store's current version cur (ETag, size) with attributes attr, as a new
+ * open would.  0, -EBUSY (it has changes now, or another base), -ENOMEM. */
+int file_adopt(struct objfs_file *f, const char *stale_etag, const struct meta_entry *cur,
+	       const struct objfs_fileattr *attr);
 
 /* Files up to this size whose content does not depend on a base object are
  * committed with their content inside the journal entry: one fsync (the

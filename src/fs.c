@@ -1085,6 +1085,43 @@ static int objfs_mknod(const char *path, mode_t mode, dev_t rdev)
 	return 0;
 }
 
+/*
+ * Close-to-open for a file that is already open (another handle, a pending
+ * upload, or a release the kernel has not sent yet): a file with no local
+ * changes checks its object as a fresh open would.  Gone: -ENOENT (handles
+ * already open keep what they read); a new version: adopted, *changed = 1.
+ * A file with local changes keeps them: they are newer than the store.
+ */
+static int revalidate_open_file(struct objfs_ctx *ctx, struct objfs_path *p,
+				struct objfs_file *f, int *changed)
+{
+	struct objfs_fileattr a;
+	struct meta_entry e;
+	char *base = file_clean_base(f);
+	int rc;
+
+	if (!base)
+		return 0;
+	rc = lookup_entry(ctx, p->tenant, p->rel, &e, 0);
+	if (rc == 0 && meta_now_ms() - e.fetched_ms >= (int64_t)ctx->cfg->revalidate_ms) {
+		meta_entry_clear(&e);
+		rc = lookup_entry(ctx, p->tenant, p->rel, &e, 1);
+	}
+	if (rc == 0 && e.type == META_DIR)
+		rc = -EISDIR;
+	if (rc == -ENOENT)   /* a create at the path must not find this file */
+		files_detach_clean(ctx->files, f, base);
+	if (rc == 0 && e.etag && strcmp(e.etag, base)) {
+		attr_from_entry(&e, &a);
+		if (file_adopt(f, base, &e, &a) == 0 && changed)
+			*changed = 1;
+		objfs_fileattr_clear(&a);
+	}
+	meta_entry_clear(&e);
+	free(base);
+	return rc;
+}
+
 /* The file object for an existing path (opening it from its base object). */
 static int file_for_path(struct objfs_ctx *ctx, struct objfs_path *p, int revalidate,
 			 struct objfs_file **out, int *changed)
@@ -1102,6 +1139,11 @@ static int file_for_path(struct objfs_ctx *ctx, struct objfs_path *p, int revali
 		return -EISDIR;
 	f = files_lookup(ctx->files, p->tenant, p->rel);
 	if (f) {
+		rc = revalidate ? revalidate_open_file(ctx, p, f, changed) : 0;
+		if (rc) {
+			file_put(f);
+			return rc;
+		}
 		*out = f;
 		return 0;
 	}
@@ -1150,6 +1192,12 @@ static int objfs_open(const char *path, struct fuse_file_info *fi)
 			return -EROFS;
 	}
 	rc = file_for_path(ctx, &p, 1, &f, &changed);
+	/* The kernel opens a name it still has cached; the object is gone from
+	 * the store.  ESTALE makes it walk the path again with a fresh lookup,
+	 * so the caller gets ENOENT, or a create when it passed O_CREAT (which
+	 * the kernel does not pass on to open). */
+	if (rc == -ENOENT)
+		return -ESTALE;
 	if (rc)
 		return rc;
 	if ((fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY) {

@@ -8,6 +8,14 @@ import time
 from conftest import errno_of, read_file, write_file
 
 
+def landed(fs, rel, data):
+    """data is in the store and the daemon has taken the landing in (until
+    then the file has a pending upload, and its local copy rightly wins)."""
+    fs.wait_landed("acme", rel, data)
+    r = fs.ctl("flush", "--timeout", "30", fs.p("acme", rel))
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 def ls_l(path):
     """What `ls -l` does: readdir, then lstat of every entry."""
     res = {}
@@ -71,7 +79,7 @@ def test_close_to_open(objfs_factory):
     fs.start()
     p = fs.p("acme", "c2o.txt")
     write_file(p, b"version one")
-    fs.wait_landed("acme", "c2o.txt", b"version one")
+    landed(fs, "c2o.txt", b"version one")
     assert read_file(p) == b"version one"           # now in the page and attr caches
     assert os.stat(p).st_size == len(b"version one")
     bucket, _ = fs.location("acme")
@@ -99,12 +107,45 @@ def test_remote_delete_seen_on_open(objfs_factory):
     fs.start()
     p = fs.p("acme", "del.txt")
     write_file(p, b"here")
-    fs.wait_landed("acme", "del.txt", b"here")
+    landed(fs, "del.txt", b"here")
     assert read_file(p) == b"here"
     bucket, _ = fs.location("acme")
     fs.store.delete(bucket, "del.txt")
     got = errno_of(read_file, p)
     assert got in (errno.ENOENT, errno.ESTALE), got
+    # the kernel still has the name cached: a create there makes a new file
+    write_file(p, b"again")
+    assert read_file(p) == b"again"
+    landed(fs, "del.txt", b"again")
+
+
+def test_remote_changes_seen_while_open_elsewhere(objfs_factory):
+    """Close-to-open does not depend on the file being closed everywhere: an
+    open while another handle holds the file (or while the kernel has not yet
+    sent a closed handle's release) still sees another client's new version
+    and its delete."""
+    fs = objfs_factory({"objfs": {"revalidate_ms": 0}})
+    fs.start()
+    p = fs.p("acme", "held.txt")
+    write_file(p, b"one")
+    landed(fs, "held.txt", b"one")
+    bucket, _ = fs.location("acme")
+    with open(p, "rb") as held:
+        assert held.read() == b"one"
+        fs.store.put(bucket, "held.txt", b"two, a longer version")
+        assert read_file(p) == b"two, a longer version"
+        assert os.stat(p).st_size == len(b"two, a longer version")
+        fs.store.delete(bucket, "held.txt")
+        got = errno_of(read_file, p)
+        assert got in (errno.ENOENT, errno.ESTALE), got
+    # a file with local changes keeps them: they are newer than the store
+    write_file(p, b"local")
+    with open(p, "r+b") as w:
+        w.write(b"L")
+        w.flush()
+        fs.store.put(bucket, "held.txt", b"remote meanwhile")
+        assert read_file(p) == b"Local"
+    landed(fs, "held.txt", b"Local")
 
 
 def test_new_remote_file_visible_within_dir_ttl(objfs_factory):

@@ -448,11 +448,6 @@ static int wait_rebase(struct objfs_file *f, const char *stale_etag)
 	return retry;
 }
 
-/*
- * The base object changed under a file that has no local changes (nothing
- * staged, dirty or pending): the file simply follows the store, as a new
- * open would (close-to-open).  0 when the file now reads the current object.
- */
 char *file_clean_base(struct objfs_file *f)
 {
 	char *e = NULL;
@@ -495,6 +490,11 @@ int file_adopt(struct objfs_file *f, const char *stale_etag, const struct meta_e
 	return rc;
 }
 
+/*
+ * The base object changed under a file that has no local changes (nothing
+ * staged, dirty or pending): the file simply follows the store, as a new
+ * open would (close-to-open).  0 when the file now reads the current object.
+ */
 static int adopt_current(struct objfs_file *f, const char *stale_etag)
 {
 	char key[OBJFS_KEY_MAX + 1];

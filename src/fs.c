@@ -1086,6 +1086,30 @@ static int objfs_mknod(const char *path, mode_t mode, dev_t rdev)
 }
 
 /*
+ * p's entry for an open (close-to-open): the cached one, or the store's when
+ * the cached one is older than revalidate_ms (directories are not checked).
+ * *changed (may be NULL) is set when the store's ETag is not the cached one.
+ */
+static int lookup_for_open(struct objfs_ctx *ctx, struct objfs_path *p, struct meta_entry *e,
+			   int *changed)
+{
+	char *old_etag;
+	int rc = lookup_entry(ctx, p->tenant, p->rel, e, 0);
+
+	if (rc || e->type == META_DIR ||
+	    meta_now_ms() - e->fetched_ms < (int64_t)ctx->cfg->revalidate_ms)
+		return rc;
+	old_etag = e->etag;
+	e->etag = NULL;
+	meta_entry_clear(e);
+	rc = lookup_entry(ctx, p->tenant, p->rel, e, 1);
+	if (rc == 0 && changed)
+		*changed = !old_etag || !e->etag || strcmp(old_etag, e->etag);
+	free(old_etag);
+	return rc;
+}
+
+/*
  * Close-to-open for a file that is already open (another handle, a pending
  * upload, or a release the kernel has not sent yet): a file with no local
  * changes checks its object as a fresh open would.  Gone: -ENOENT (handles
@@ -1102,11 +1126,7 @@ static int revalidate_open_file(struct objfs_ctx *ctx, struct objfs_path *p,
 
 	if (!base)
 		return 0;
-	rc = lookup_entry(ctx, p->tenant, p->rel, &e, 0);
-	if (rc == 0 && meta_now_ms() - e.fetched_ms >= (int64_t)ctx->cfg->revalidate_ms) {
-		meta_entry_clear(&e);
-		rc = lookup_entry(ctx, p->tenant, p->rel, &e, 1);
-	}
+	rc = lookup_for_open(ctx, p, &e, NULL);
 	if (rc == 0 && e.type == META_DIR)
 		rc = -EISDIR;
 	if (rc == -ENOENT)   /* a create at the path must not find this file */
@@ -1129,7 +1149,6 @@ static int file_for_path(struct objfs_ctx *ctx, struct objfs_path *p, int revali
 	struct objfs_fileattr a;
 	struct objfs_file *f;
 	struct meta_entry e;
-	char *old_etag = NULL;
 	int rc;
 
 	*out = NULL;
@@ -1147,22 +1166,10 @@ static int file_for_path(struct objfs_ctx *ctx, struct objfs_path *p, int revali
 		*out = f;
 		return 0;
 	}
-	rc = lookup_entry(ctx, p->tenant, p->rel, &e, 0);
+	rc = revalidate ? lookup_for_open(ctx, p, &e, changed)
+			: lookup_entry(ctx, p->tenant, p->rel, &e, 0);
 	if (rc)
 		return rc;
-	/* close-to-open: revalidate an entry older than revalidate_ms */
-	if (revalidate && e.type != META_DIR &&
-	    meta_now_ms() - e.fetched_ms >= (int64_t)ctx->cfg->revalidate_ms) {
-		old_etag = e.etag;
-		e.etag = NULL;
-		meta_entry_clear(&e);
-		rc = lookup_entry(ctx, p->tenant, p->rel, &e, 1);
-		if (rc == 0 && changed)
-			*changed = !old_etag || !e.etag || strcmp(old_etag, e.etag);
-		free(old_etag);
-		if (rc)
-			return rc;
-	}
 	if (e.type == META_DIR) {
 		meta_entry_clear(&e);
 		return -EISDIR;

@@ -62,7 +62,6 @@ struct objfs_writeback {
 	size_t count;                    /* lock */
 	int stop;                        /* lock */
 	int sweep_taken;                 /* lock: a worker took the abandoned-upload sweep */
-	int recovering;                  /* writeback_recover is queueing the journal */
 	size_t nheld;                    /* lock: entries held (counted in count too) */
 	int64_t start_ms;                /* when recovery ran: older unknown uploads are abandoned */
 	pthread_t threads[WB_MAX_WORKERS];
@@ -136,7 +135,9 @@ static void release_held(struct objfs_writeback *wb, struct wb_entry *e)
 	e->not_before_ms = 0;
 }
 
-void writeback_enqueue(struct objfs_writeback *wb, struct objfs_file *f, struct meta_upload *u)
+/* resumed: u comes from the journal at start (writeback_recover). */
+static void enqueue(struct objfs_writeback *wb, struct objfs_file *f, struct meta_upload *u,
+		    int resumed)
 {
 	struct wb_entry *e = calloc(1, sizeof(*e));
 	unsigned delay = wb->ctx->cfg->writeback_delay_ms;
@@ -152,7 +153,7 @@ void writeback_enqueue(struct objfs_writeback *wb, struct objfs_file *f, struct 
 	e->u = *u;
 	memset(u, 0, sizeof(*u));
 	e->f = f;
-	e->resumed = wb->recovering;
+	e->resumed = resumed;
 	e->not_before_ms = e->u.created_ms + delay;
 	pthread_mutex_lock(&wb->lock);
 	/* a held older commit of the file goes first, to be dropped as superseded */
@@ -168,6 +169,11 @@ void writeback_enqueue(struct objfs_writeback *wb, struct objfs_file *f, struct 
 	wb->count++;
 	pthread_cond_broadcast(&wb->work);
 	pthread_mutex_unlock(&wb->lock);
+}
+
+void writeback_enqueue(struct objfs_writeback *wb, struct objfs_file *f, struct meta_upload *u)
+{
+	enqueue(wb, f, u, 0);
 }
 
 size_t writeback_pending(struct objfs_writeback *wb)
@@ -1425,9 +1431,7 @@ int writeback_recover(struct objfs_writeback *wb)
 		}
 		pthread_mutex_unlock(&f->lock);
 		/* files_get's reference becomes the pending upload's */
-		wb->recovering = 1;
-		writeback_enqueue(wb, f, u);
-		wb->recovering = 0;
+		enqueue(wb, f, u, 1);
 	}
 	for (size_t i = 0; i < n; i++)
 		meta_upload_clear(&v[i]);

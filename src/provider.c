@@ -23,6 +23,7 @@
 #include "objfs/provider.h"
 #include "log.h"
 #include "metrics.h"
+#include "strutil.h"
 
 static const struct objfs_provider_ops *const prov_table[] = {
 	&objfs_provider_local,
@@ -728,16 +729,17 @@ int objfs_mpu_etag(const struct objfs_part *parts, size_t n, char out[OBJFS_ETAG
 		const char *pe = parts[i].etag;
 		unsigned char bin[16];
 
-		if (strlen(pe) != 32 || strspn(pe, "0123456789abcdefABCDEF") != 32) {
-			rc = -EINVAL;
-			break;
-		}
-		for (int k = 0; k < 16; k++) {
-			char b[3] = { pe[2 * k], pe[2 * k + 1], 0 };
+		for (int k = 0; k < 16 && !rc; k++) {
+			int hi = objfs_hexval(pe[2 * k]), lo = hi < 0 ? -1 : objfs_hexval(pe[2 * k + 1]);
 
-			bin[k] = (unsigned char)strtoul(b, NULL, 16);
+			if (lo < 0)
+				rc = -EINVAL;
+			else
+				bin[k] = (unsigned char)(hi << 4 | lo);
 		}
-		if (EVP_DigestUpdate(md, bin, sizeof(bin)) != 1)
+		if (!rc && pe[32])
+			rc = -EINVAL;          /* more than 32 digits */
+		if (!rc && EVP_DigestUpdate(md, bin, sizeof(bin)) != 1)
 			rc = -EINVAL;
 	}
 	if (!rc && EVP_DigestFinal_ex(md, sum, &sumlen) != 1)
